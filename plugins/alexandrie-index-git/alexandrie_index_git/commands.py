@@ -1,0 +1,90 @@
+"""``alexandrie index check`` and ``alexandrie index status``, added to the core ``index`` group."""
+
+import datetime
+import sys
+
+import click
+import pygit2
+from flask import current_app
+
+from alexandrie.cli import in_app
+
+from .remotes import pending_commits, read_status_file
+
+
+@click.group("index")
+def index_group():
+    """Maintain index formats."""
+
+
+def _git_index():
+    from . import git_index_of
+
+    index = git_index_of(current_app)
+    if index is None:
+        kind = current_app.extensions["alexandrie"].config["index"].get("type")
+        raise click.ClickException(f'[index] type = "{kind}": this command works on the git index '
+                                   '(type = "git" with path = "DIR")')
+    return index
+
+
+@index_group.command("check")
+@click.option("--grace", type=float, default=None, metavar="SECONDS",
+              help="Wait between the two looks at a difference (default: [index] repair_grace).")
+@in_app
+def index_check(grace):
+    """Compare the git index with the database and commit a repair of any difference."""
+    from .repair import repair
+
+    index = _git_index()
+    report = repair(index, grace=index.settings.repair_grace if grace is None else grace)
+    click.echo(report.summary())
+    pusher = getattr(index, "pusher", None)
+    if report.commit and pusher is not None and not pusher.flush(30):
+        click.echo("the repair commit is not pushed yet; `alexandrie index status` shows why", err=True)
+
+
+@index_group.command("status")
+@in_app
+def index_status():
+    """Show the repository, its HEAD commit and, for each remote, the last push and what is pending."""
+    index = _git_index()
+    repo = index.reader()
+    head = index.head_commit()
+    click.echo(f"repository: {index.path}{' (bare)' if repo.is_bare else ''}")
+    click.echo(f"branch:     {index.branch_ref(repo).removeprefix('refs/heads/')}")
+    if head is None:
+        click.echo("HEAD:       no commit yet")
+    else:
+        click.echo(f"HEAD:       {str(head.id)[:12]} {_when(head.commit_time)}  {head.message.strip()}")
+    _echo_remotes(index, repo, str(head.id) if head else None)
+
+
+def _echo_remotes(index, repo: pygit2.Repository, tip: str | None) -> None:
+    pusher = getattr(index, "pusher", None)
+    if pusher is None:
+        click.echo("remotes:    none (set [index] remotes = [...] to push every commit)")
+        return
+    saved = read_status_file(index.git_dir)
+    click.echo("remotes:")
+    failing = False
+    for remote in pusher.remotes:
+        state = saved.get(remote.name, {})
+        pending = pending_commits(repo, tip, state.get("pushed"))
+        click.echo(f"  {remote.name}  {remote.display_url}")
+        click.echo(f"    last push:  {_when(state.get('last_success'))}"
+                   f"{'  (' + state['pushed'][:12] + ')' if state.get('pushed') else ''}")
+        click.echo(f"    pending:    {pending} commit{'s' if pending != 1 else ''}")
+        if state.get("last_error"):
+            failing = True
+            click.echo(f"    last error: {state['last_error']} ({state.get('failures', 0)} failed attempts, "
+                       f"next retry {_when(state.get('next_retry'))})")
+    if failing:
+        sys.exit(1)
+
+
+def _when(timestamp) -> str:
+    if not timestamp:
+        return "never"
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,242 @@
+"""The git index inside a registry: commits per change, byte equality with the sparse index, repair."""
+
+import base64
+import gzip
+import subprocess
+
+import pytest
+from alexandrie.db import connection
+from alexandrie.models import IndexFile, Version
+from alexandrie.naming import index_path
+from alexandrie.testing import LiveServer, require_tool
+from alexandrie_index_git import GitIndex
+
+
+@pytest.fixture
+def registry(git_app, publisher):
+    app = git_app()
+    return app, publisher(app)
+
+
+def test_aliases_of_the_rust_alexandrie_select_the_git_index(git_app):
+    for name in ("command-line", "git2"):
+        app = git_app(type=name)
+        assert isinstance(app.extensions["alexandrie"].index, GitIndex)
+
+
+def test_every_change_is_one_commit_saying_what_happened(registry, history, tmp_path):
+    app, api = registry
+    assert api.publish("foo", "1.0.0").status_code == 200
+    assert api.publish("foo", "1.1.0").status_code == 200
+    assert api.yank("foo", "1.0.0").status_code == 200
+    assert api.yank("foo", "1.0.0", undo=True).status_code == 200
+    assert [c.message.strip() for c in history(tmp_path / "index")] == [
+        "Unyank foo 1.0.0", "Yank foo 1.0.0", "Publish foo 1.1.0", "Publish foo 1.0.0", "Create the index"]
+
+
+def test_git_files_are_byte_for_byte_the_sparse_files_after_a_mixed_run(registry, head_file, tmp_path):
+    app, api = registry
+    names = ["a", "ab", "abc", "Mixed-Case", "serde_json", "tokio"]
+    for name in names:
+        for version in ("0.1.0", "0.2.0", "1.0.0-beta.1"):
+            assert api.publish(name, version, features={"std": [], "serde": ["dep:serde"]} if name == "tokio" else {}).status_code == 200
+    for name in names[::2]:
+        api.yank(name, "0.1.0")
+    api.yank("a", "0.1.0", undo=True)
+    api.yank("tokio", "0.2.0")
+    with app.app_context(), connection():
+        rows = {row.path: row.content for row in IndexFile.select()}
+    assert len(rows) == len(names)
+    for name in names:
+        served = api.sparse(name)
+        assert served is not None and served == head_file(tmp_path / "index", index_path(name))
+        assert served == rows[index_path(name)].encode()
+    assert b'"yanked":true' in head_file(tmp_path / "index", index_path("tokio"))
+    assert b'"features2":{"serde":["dep:serde"]}' in head_file(tmp_path / "index", index_path("tokio"))
+
+
+def test_a_failed_git_commit_fails_the_publish_and_changes_nothing(registry, tmp_path, head_file):
+    app, api = registry
+    api.publish("foo", "1.0.0")
+    lock = app.extensions["alexandrie"].index.git_dir / "refs" / "heads" / "main.lock"
+    lock.write_text("held")
+    response = api.publish("foo", "1.1.0")
+    assert response.status_code == 503
+    assert "git index" in response.json["errors"][0]["detail"]
+    assert "nothing was published" in response.json["errors"][0]["detail"]
+    with app.app_context(), connection():
+        assert [v.num for v in Version.select()] == ["1.0.0"]
+    assert not app.extensions["alexandrie"].storage.crate_exists("foo", "1.1.0")
+    assert api.sparse("foo") == head_file(tmp_path / "index", "3/f/foo")
+    lock.unlink()
+    assert api.publish("foo", "1.1.0").status_code == 200
+
+
+def test_a_crash_between_the_git_commit_and_the_database_commit_is_repaired(cli_runner, git_app, publisher, monkeypatch,
+                                                                             tmp_path, head_file, history):
+    app = git_app(check_on_start=False)
+    api = publisher(app)
+    api.publish("foo", "1.0.0")
+    api.publish("bar", "1.0.0")
+
+    def die_before_the_database_commits(*args, **kwargs):
+        raise RuntimeError("simulated crash after the git commit")
+
+    import alexandrie.publish
+
+    with monkeypatch.context() as patch:
+        patch.setattr(alexandrie.publish.log, "info", die_before_the_database_commits)
+        assert api.publish("foo", "2.0.0").status_code == 500
+        assert api.publish("newcrate", "1.0.0").status_code == 500
+    # git is ahead: it holds versions the database rolled back
+    assert b'"vers":"2.0.0"' in head_file(tmp_path / "index", "3/f/foo")
+    assert head_file(tmp_path / "index", "ne/wc/newcrate") is not None
+    # and behind for bar, as after a lost write
+    app.extensions["alexandrie"].index.update_crate("bar", "", "lost")
+    result = cli_runner(app, "index", "check")
+    assert result.exit_code == 0, result.output
+    assert "repaired 3 of 3 files" in result.output
+    assert "removed  ne/wc/newcrate" in result.output and "updated  3/f/foo" in result.output
+    assert "added    3/b/bar" in result.output
+    assert history(tmp_path / "index")[0].message.startswith("Repair 3 index files")
+    for name in ("foo", "bar"):
+        assert head_file(tmp_path / "index", index_path(name)) == api.sparse(name)
+    assert head_file(tmp_path / "index", "ne/wc/newcrate") is None
+    again = cli_runner(app, "index", "check")
+    assert "matches the database (3 files checked)" in again.output
+
+
+def test_the_next_start_repairs_a_difference(git_app, publisher, tmp_path, head_file):
+    app = git_app()
+    api = publisher(app)
+    api.publish("foo", "1.0.0")
+    app.extensions["alexandrie"].index.update_crate("foo", "stale\n", "Simulated crash")
+    app.extensions["alexandrie"].index.update_crate("ghost", "x\n", "Simulated crash")
+    restarted = git_app()
+    assert head_file(tmp_path / "index", "3/f/foo") == publisher.sparse(api, "foo")
+    assert head_file(tmp_path / "index", "gh/os/ghost") is None
+    assert restarted is not app
+
+
+def test_non_crate_files_are_left_alone_and_mixed_case_paths_are_moved(cli_runner, git_app, publisher, tmp_path, head_file):
+    app = git_app(check_on_start=False)
+    api = publisher(app)
+    api.publish("Foo-Bar", "1.0.0")
+    index = app.extensions["alexandrie"].index
+    index.commit_files({"README.md": b"hello\n", "Fo/o-/Foo-Bar": b"old layout\n"}, "Rust Alexandrie leftovers")
+    result = cli_runner(app, "index", "check")
+    assert "removed  Fo/o-/Foo-Bar" in result.output
+    assert head_file(tmp_path / "index", "README.md") == b"hello\n"
+    assert head_file(tmp_path / "index", "fo/o-/foo-bar") == api.sparse("Foo-Bar")
+
+
+def test_index_rebuild_regenerates_the_repository_in_one_commit(cli_runner, git_app, publisher, tmp_path, head_file, history):
+    app = git_app(check_on_start=False, bare=False)
+    api = publisher(app)
+    for name in ("foo", "bar", "bazz"):
+        api.publish(name, "1.0.0")
+    index = app.extensions["alexandrie"].index
+    index.commit_files({"3/f/foo": b"garbage\n", "3/b/bar": None}, "Damage")
+    result = cli_runner(app, "index", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert [c.message.strip() for c in history(tmp_path / "index")[:2]] == ["Rebuild the index from the database", "Damage"]
+    for name in ("foo", "bar", "bazz"):
+        assert head_file(tmp_path / "index", index_path(name)) == api.sparse(name)
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path / "index", capture_output=True,
+                          text=True).stdout == ""
+
+
+def test_index_status_without_remotes(cli_runner, registry):
+    app, api = registry
+    api.publish("foo", "1.0.0")
+    result = cli_runner(app, "index", "status")
+    assert result.exit_code == 0, result.output
+    assert "branch:     main" in result.output
+    assert "Publish foo 1.0.0" in result.output
+    assert "remotes:    none" in result.output
+
+
+def test_index_commands_explain_when_the_index_is_not_git(cli_runner, make_app):
+    app = make_app()
+    result = cli_runner(app, "index", "check")
+    assert result.exit_code != 0 and 'type = "git"' in result.output
+
+
+# --- Smart HTTP -----------------------------------------------------------------------------------------
+
+
+def test_info_refs_advertises_upload_pack_and_refuses_the_rest(registry):
+    app, api = registry
+    client = app.test_client()
+    response = client.get("/git/index/info/refs?service=git-upload-pack")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-git-upload-pack-advertisement"
+    assert response.data.startswith(b"001e# service=git-upload-pack\n0000")
+    assert b"refs/heads/main" in response.data
+    assert client.get("/git/index/info/refs?service=git-receive-pack").status_code == 403
+    assert client.get("/git/index/info/refs").status_code == 403
+    assert client.post("/git/index/git-receive-pack", data=b"0000").status_code == 403
+
+
+def test_upload_pack_accepts_gzip_bodies(registry):
+    app, api = registry
+    client = app.test_client()
+    head = app.extensions["alexandrie"].index.head_commit().id
+    want = f"want {head} ofs-delta\n".encode()
+    request = f"{len(want) + 4:04x}".encode() + want + b"0000" + b"0009done\n"
+    for body, headers in ((request, {}), (gzip.compress(request), {"Content-Encoding": "gzip"})):
+        response = client.post("/git/index/git-upload-pack", data=body,
+                               headers={"Content-Type": "application/x-git-upload-pack-request", **headers})
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/x-git-upload-pack-result"
+        assert b"PACK" in response.get_data()
+    broken = client.post("/git/index/git-upload-pack", data=b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert broken.status_code == 400
+
+
+def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_app, tmp_path, publisher, head_file):
+    require_tool("git")
+    app = make_app(index={"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0},
+                   general={"auth_required": True})
+    api = publisher(app)
+    api.publish("foo", "1.0.0")
+    server = LiveServer(app).start()
+    try:
+        env = {"GIT_TERMINAL_PROMPT": "0", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        url = server.url.replace("http://", "http://anyone:{}@") + "/git/index"
+        refused = subprocess.run(["git", "clone", "-q", server.url + "/git/index", str(tmp_path / "anon")],
+                                 capture_output=True, text=True, env=env)
+        assert refused.returncode != 0
+        bad = subprocess.run(["git", "clone", "-q", url.format("alx_wrong"), str(tmp_path / "bad")],
+                             capture_output=True, text=True, env=env)
+        assert bad.returncode != 0
+        subprocess.run(["git", "clone", "-q", url.format(api.token), str(tmp_path / "clone")], check=True,
+                       capture_output=True, env=env)
+        assert (tmp_path / "clone" / "3" / "f" / "foo").read_bytes() == head_file(tmp_path / "index", "3/f/foo")
+        basic = base64.b64encode(f"x:{api.token}".encode()).decode()
+        assert app.test_client().get("/git/index/info/refs?service=git-upload-pack",
+                                     headers={"Authorization": f"Basic {basic}"}).status_code == 200
+        challenge = app.test_client().get("/git/index/info/refs?service=git-upload-pack")
+        assert challenge.status_code == 401
+        assert 'Basic realm="alexandrie"' in challenge.headers.get_all("WWW-Authenticate")[-1]
+    finally:
+        server.stop()
+
+
+def test_only_admins_fetch_the_git_index_while_a_crate_is_read_restricted(git_app, publisher):
+    from alexandrie.models import Crate, CrateRestriction
+    from alexandrie.testing import create_user_with_token
+
+    app = git_app()
+    api = publisher(app)
+    api.publish("secret", "1.0.0")
+    admin_token = create_user_with_token(app, "root", admin=True)
+    client = app.test_client()
+    url = "/git/index/info/refs?service=git-upload-pack"
+    assert client.get(url).status_code == 200
+    with app.app_context(), connection():
+        CrateRestriction.create(crate=Crate.get(Crate.name == "secret"))
+    refused = client.get(url, headers={"Authorization": api.token})
+    assert refused.status_code == 403 and b"sparse index" in refused.data
+    assert client.get(url).status_code == 403
+    assert client.get(url, headers={"Authorization": admin_token}).status_code == 200

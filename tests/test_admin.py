@@ -1,0 +1,155 @@
+"""Admin powers: the /admin pages (admins only), the CLI, the deletion policy and first-admin bootstrap."""
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from alexandrie.accounts import create_user
+from alexandrie.auth import create_token
+from alexandrie.cli import main
+from alexandrie.db import connection
+from alexandrie.models import AuditEvent, Crate, CrateOwner, User
+from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body
+
+
+def publish(client, token, name, version="0.1.0", deps=()):
+    meta = crate_metadata(name, version, deps=list(deps))
+    return client.put("/api/v1/crates/new", data=publish_body(meta, make_crate(name, version)),
+                      headers={"Authorization": token})
+
+
+def sign_in(client, login):
+    page = client.get("/account/login").text
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/account/login", data={"login": login, "password": f"password-{login}",
+                                                   "csrf_token": csrf})
+    assert response.status_code == 302
+    return csrf
+
+
+@pytest.fixture
+def registry(make_app):
+    app = make_app(limits={"enabled": False})
+    with app.app_context(), connection():
+        create_user("root", password="password-root", is_admin=True)
+        alice = create_user("alice", password="password-alice")
+        create_user("bob", password="password-bob")
+        token = create_token(alice, "t")[1]
+    client = app.test_client()
+    assert publish(client, token, "base").status_code == 200
+    assert publish(client, token, "base", "0.2.0").status_code == 200
+    assert publish(client, token, "app", deps=[dependency("base", "^0.1")]).status_code == 200
+    return app, client, token
+
+
+def post(client, path, csrf, **form):
+    return client.post(path, data={"csrf_token": csrf, **form})
+
+
+def test_admin_pages_are_for_admins_only(registry):
+    app, client, _ = registry
+    assert client.get("/admin/").status_code in (302, 404)
+    csrf = sign_in(client, "alice")
+    for path in ("/admin/", "/admin/users", "/admin/crates", "/admin/crates/base", "/admin/audit", "/admin/audit.jsonl"):
+        assert client.get(path).status_code == 404, path
+    assert post(client, "/admin/users/bob", csrf, action="make-admin").status_code == 404
+    with app.app_context(), connection():
+        assert not User.get(User.login == "bob").is_admin
+
+
+def test_admin_manages_users(registry):
+    app, client, _ = registry
+    csrf = sign_in(client, "root")
+    for path in ("/admin/", "/admin/users", "/admin/crates", "/admin/crates/base", "/admin/audit"):
+        page = client.get(path)
+        assert page.status_code == 200 and "<h1>" in page.text, path
+    assert "alice" in client.get("/admin/users").text
+    assert post(client, "/admin/users/bob", csrf, action="make-read-only").status_code == 302
+    assert post(client, "/admin/users/bob", csrf, action="disable").status_code == 302
+    assert post(client, "/admin/users/alice", csrf, action="reset-password", password="new-secret-1").status_code == 302
+    refused = post(client, "/admin/users/root", csrf, action="disable")
+    assert "cannot disable or demote yourself" in client.get(refused.headers["Location"]).text
+    with app.app_context(), connection():
+        bob = User.get(User.login == "bob")
+        assert bob.is_read_only and not bob.is_active_account
+        assert User.get(User.login == "root").is_active_account
+        actions = [e.action for e in AuditEvent.select().where(AuditEvent.actor == "root")]
+    assert actions == ["role-change", "user-disable", "password-reset"]
+    audit = client.get("/admin/audit?actor=root").text
+    assert "user-disable" in audit and "password-reset" in audit and "new-secret-1" not in audit
+    lines = client.get("/admin/audit.jsonl?action=password-reset").text.splitlines()
+    assert len(lines) == 1 and '"user":"alice"' in lines[0]
+
+
+def test_admin_transfers_and_restricts(registry):
+    app, client, _ = registry
+    csrf = sign_in(client, "root")
+    assert post(client, "/admin/crates/base", csrf, action="transfer", login="bob").status_code == 302
+    assert post(client, "/admin/crates/base", csrf, action="restrict").status_code == 302
+    assert post(client, "/admin/crates/base", csrf, action="add-reader", reader="alice").status_code == 302
+    with app.app_context(), connection():
+        owners = [o.user.login for o in CrateOwner.select().join(Crate).where(Crate.name == "base")]
+    assert owners == ["bob"]
+    assert "restricted" in client.get("/admin/crates").text
+    assert client.get("/index/ba/se/base").status_code == 200  # admins see every crate
+    anonymous = app.test_client()
+    assert anonymous.get("/index/ba/se/base").status_code == 404
+    assert anonymous.get("/crates/base").status_code == 404
+
+
+def test_deletion_policy(registry):
+    app, client, _ = registry
+    csrf = sign_in(client, "root")
+    refused = post(client, "/admin/crates/base", csrf, action="delete-version", version="0.2.0")
+    assert "`app` depend on `base`" in client.get(refused.headers["Location"]).text
+    assert client.get("/index/ba/se/base").text.count("\n") == 2
+    assert post(client, "/admin/crates/base", csrf, action="delete-version", version="0.2.0", force="yes").status_code == 302
+    assert client.get("/index/ba/se/base").text.count("\n") == 1
+    assert client.get("/api/v1/crates/base/0.2.0/download").status_code == 404
+    wrong = post(client, "/admin/crates/app", csrf, action="delete-crate", confirm="nope")
+    assert "type the crate name" in client.get(wrong.headers["Location"]).text
+    assert post(client, "/admin/crates/app", csrf, action="delete-crate", confirm="app").status_code == 302
+    assert client.get("/index/3/a/app").status_code == 404
+    assert client.get("/api/v1/crates/app/0.1.0/download").status_code == 404
+    storage = app.extensions["alexandrie"].storage
+    assert not storage.crate_exists("app", "0.1.0") and not storage.crate_exists("base", "0.2.0")
+    assert storage.crate_exists("base", "0.1.0")
+    with app.app_context(), connection():
+        deleted = [(e.action, e.crate, e.version) for e in AuditEvent.select().where(AuditEvent.action.endswith("delete"))]
+    assert deleted == [("version-delete", "base", "0.2.0"), ("crate-delete", "app", None)]
+
+
+def test_first_admin_bootstrap_and_cli_admin_commands(tmp_path):
+    config = tmp_path / "alexandrie.toml"
+    config.write_text('[general]\npublic_url = "http://127.0.0.1:9"\n[database]\nurl = "sqlite:///reg.db"\n'
+                      '[storage]\ntype = "disk"\npath = "crates"\n')
+    run = lambda *args, **kw: CliRunner().invoke(main, ["--config", str(config), *args], **kw)  # noqa: E731
+    made = run("user", "create", "root", "--admin", "--password-stdin", input="correct horse battery\n")
+    assert made.exit_code == 0 and "(admin)" in made.output
+    assert run("user", "create", "short", "--password-stdin", input="abc\n").exit_code != 0
+    assert run("user", "create", "dev").exit_code == 0
+    assert run("user", "set-role", "dev", "--read-only").exit_code == 0
+    assert run("user", "disable", "dev").exit_code == 0
+    assert run("user", "list").stdout.splitlines() == ["dev\tread-only\tdisabled", "root\tadmin\tactive"]
+    last = run("user", "set-role", "root", "--no-admin")
+    assert last.exit_code != 0 and "last active admin" in last.output
+    assert run("user", "reset-password", "dev", input="another-password\n").exit_code == 0
+    assert run("group", "add", "team", "dev").exit_code == 0
+    missing = run("crate", "restrict", "nothing")
+    assert missing.exit_code != 0 and "does not exist" in missing.output
+    from alexandrie.app import create_app
+    from alexandrie.models import Crate as CrateRow
+
+    app = create_app(str(config))
+    with app.app_context(), connection():
+        CrateRow.create(name="hidden", canonical_name="hidden")
+    app.extensions["alexandrie"].database.close_all()
+    shown = run("crate", "restrict", "hidden", "--reader", "root", "--group", "team")
+    assert shown.exit_code == 0 and shown.stdout.strip() == "hidden: restricted; readers: root, @team"
+    shown = run("crate", "restrict", "hidden", "--remove-reader", "@team")
+    assert shown.stdout.strip() == "hidden: restricted; readers: root"
+    assert run("crate", "restrict", "hidden", "--off").stdout.startswith("hidden: open to all users")
+    actions = [line.split('"action":"')[1].split('"')[0] for line in run("audit", "export").stdout.splitlines()]
+    assert actions == ["user-create", "user-create", "role-change", "user-disable", "password-reset", "role-change",
+                       "read-access", "read-access", "read-access"]
