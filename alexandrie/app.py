@@ -16,7 +16,7 @@ from . import access, db, ratelimit
 from .backends import select_backend
 from .config import load_config
 from .downloads import DownloadCounter
-from .errors import AlexandrieError
+from .errors import AlexandrieError, BadRequest
 from .index_fast_path import IndexFastPath
 from .models import MODELS, Setting
 from .plugins import block_disabled, get_plugin_manager
@@ -57,6 +57,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None) -> Flask:
     block_disabled(pm, settings)
     app = Flask("alexandrie", template_folder=templates_dir())
     app.config["MAX_CONTENT_LENGTH"] = None
+    app.before_request(refuse_nul_characters)
     state = Registry(config=settings, pm=pm,
                      database=db.open_database(settings["database"]["url"], settings["database"]["max_conns"]))
     app.extensions["alexandrie"] = state
@@ -119,6 +120,28 @@ def _secret_key(app: Flask) -> str:
         if row is None:
             row = Setting.create(key="secret_key", value=secrets.token_hex(32))
         return row.value
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul_characters() -> None:
+    """No name, version, login or field of the registry can hold a NUL character, and PostgreSQL refuses
+    one anywhere in a query, so a request carrying one in its path, query or form is refused here rather
+    than failing deep inside. (JSON and publish bodies are checked where they are read.)"""
+    if "\x00" in request.path:
+        part = "path"
+    elif _holds_nul(request.args):
+        part = "query string"
+    elif request.mimetype in FORM_TYPES and _holds_nul(request.form):
+        part = "form"
+    else:
+        return
+    raise BadRequest(f"the request's {part} contains a NUL character, which no name, login or field here can hold")
+
+
+def _holds_nul(fields) -> bool:
+    return any("\x00" in key or "\x00" in value for key, value in fields.items(multi=True))
 
 
 def wants_json() -> bool:

@@ -47,6 +47,8 @@ def owners_of(crate: Crate) -> list[User]:
 def _users_named(logins: list[str]) -> list[User]:
     if not isinstance(logins, list) or not logins or not all(isinstance(x, str) for x in logins):
         raise BadRequest('send the owners as {"users": ["login", ...]}')
+    if any("\x00" in login for login in logins):
+        raise BadRequest("a login cannot contain a NUL character")
     users = {u.login: u for u in User.select().where(User.login.in_(logins))}
     unknown = [login for login in logins if login not in users]
     if unknown:

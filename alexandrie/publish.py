@@ -24,6 +24,18 @@ from .versions import without_build
 log = logging.getLogger(__name__)
 
 
+def max_upload_size(general: dict) -> int:
+    """The largest publish body worth reading: cargo's frame is 8 length bytes, the metadata and the crate."""
+    return general["max_crate_size"] + general["max_metadata_size"] + 8
+
+
+def upload_too_large(size: int | None, general: dict) -> PayloadTooLarge:
+    limit = f"this registry's limit of {general['max_crate_size']} bytes per crate ([general] max_crate_size)"
+    if size is None:
+        return PayloadTooLarge(f"the upload is larger than {limit}")
+    return PayloadTooLarge(f"the upload is {size} bytes, over {limit}")
+
+
 def parse_upload(body: bytes, max_metadata: int) -> tuple[object, bytes]:
     """Split cargo's framing: u32-LE JSON length, JSON, u32-LE tarball length, tarball."""
     json_length = _read_length(body, 0, "metadata")

@@ -1,4 +1,5 @@
-"""waitress, set up for cargo: keep-alive connections survive 304 responses.
+"""waitress, set up for cargo: keep-alive connections survive 304 responses, and waitress's own
+refusals (a body over the upload limit, a malformed request) reach cargo as ``{"errors": [...]}``.
 
 waitress 3.0 closes an HTTP/1.1 connection after every response without ``Content-Length``,
 including 304 and 204, although those never have a body, so their length is already known
@@ -7,9 +8,13 @@ including 304 and 204, although those never have a body, so their length is alre
 reconnect. These classes keep the connection open in that case and change nothing else.
 """
 
+import json
+
 import waitress
 from waitress.channel import HTTPChannel
-from waitress.task import WSGITask
+from waitress.task import ErrorTask, WSGITask
+
+from .publish import max_upload_size
 
 
 class KeepAliveTask(WSGITask):
@@ -32,12 +37,34 @@ class KeepAliveTask(WSGITask):
             super().set_close_on_finish()
 
 
+class CargoErrorTask(ErrorTask):
+    """waitress's refusals in the body shape cargo prints: ``{"errors": [{"detail": ...}]}``."""
+
+    def execute(self):
+        error = self.request.error
+        if error.code == 413:
+            detail = (f"the upload is over this registry's limit of {self.channel.server.adj.max_request_body_size} "
+                      "bytes: a crate of at most [general] max_crate_size plus its metadata")
+        else:
+            detail = f"{error.reason}: {error.body}"
+        body = json.dumps({"errors": [{"detail": detail}]}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
 class KeepAliveChannel(HTTPChannel):
     task_class = KeepAliveTask
+    error_task_class = CargoErrorTask
 
 
 def create_server(app, **options):
-    """``waitress.create_server`` with connections kept alive across 304s (and any other options)."""
+    """``waitress.create_server`` with connections kept alive across 304s and, unless told otherwise,
+    request bodies capped at the largest publish the registry accepts: waitress buffers a whole body
+    before the application sees it, so without the cap anyone could make it buffer a gigabyte."""
+    options.setdefault("max_request_body_size", max_upload_size(app.extensions["alexandrie"].config["general"]))
     server = waitress.create_server(app, **options)
     for each in [server, *getattr(server, "map", {}).values()]:
         if hasattr(each, "channel_class"):

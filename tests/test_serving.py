@@ -1,8 +1,15 @@
-"""waitress as `alexandrie serve` runs it: keep-alive connections survive 304s; prepared read queries."""
+"""waitress as `alexandrie serve` runs it: keep-alive connections survive 304s, oversized bodies are
+refused before they are read; prepared read queries."""
 
 import http.client
+import json
+import random
+import socket
+import time
 
-from alexandrie.testing import LiveServer, create_user_with_token, crate_metadata, make_crate, publish_body
+from alexandrie.models import Crate
+from alexandrie.testing import (LiveServer, create_user_with_token, crate_metadata, make_crate, publish_body,
+                                write_package)
 
 
 def published(app, name="kept-alive"):
@@ -47,3 +54,38 @@ def test_prepared_queries_see_new_rows_and_keep_404s(app):
     assert client.get("/api/v1/crates/Kept_Alive/0.1.0/download").data == make_crate("kept-alive", "0.1.0")
     missing = client.get("/api/v1/crates/kept-alive/9.9.9/download")
     assert missing.status_code == 404 and "has no version 9.9.9" in missing.get_json()["errors"][0]["detail"]
+
+
+def test_a_body_over_the_upload_limit_is_refused_before_it_is_sent(make_app):
+    app = make_app(general={"max_crate_size": "1 MiB", "max_metadata_size": "64 KiB"})
+    server = LiveServer(app).start()
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            # Only the headers go out: waitress must answer from Content-Length, not buffer 200 MB first.
+            conn.sendall(b"PUT /api/v1/crates/new HTTP/1.1\r\nHost: registry\r\nAuthorization: anyone\r\n"
+                         b"Content-Length: 209715200\r\n\r\n")
+            started = time.monotonic()
+            head, _, body = conn.makefile("rb").read().partition(b"\r\n\r\n")
+        assert time.monotonic() - started < 5
+        assert head.startswith(b"HTTP/1.1 413") and b"Content-Type: application/json" in head
+        detail = json.loads(body)["errors"][0]["detail"]
+        assert f"limit of {1024 * 1024 + 64 * 1024 + 8} bytes" in detail and "max_crate_size" in detail
+    finally:
+        server.stop()
+
+
+def test_cargo_shows_the_limit_when_a_crate_is_too_big(make_app, cargo_factory, tmp_path):
+    app = make_app(general={"max_crate_size": "4 KiB", "max_metadata_size": "4 KiB"}, limits={"enabled": False})
+    server = LiveServer(app).start()
+    try:
+        cargo = cargo_factory(server, create_user_with_token(app, "alice"))
+        noise = random.Random(3).randbytes(30_000).hex()  # hex of random bytes barely compresses
+        package = write_package(tmp_path / "src", "too-big", lib=f'pub const NOISE: &str = "{noise}";\n')
+        result = cargo.run("publish", "--no-verify", "--registry", "alex", cwd=package, check=False)
+        assert result.returncode != 0
+        assert "413" in result.stderr and "max_crate_size" in result.stderr, result.stderr
+        with app.app_context():
+            assert not Crate.select().exists()
+    finally:
+        server.stop()

@@ -6,7 +6,7 @@ from .. import crates, publish
 from ..access import current_reader, find_readable_crate, readable_condition, require_visible
 from ..auth import require_identity
 from ..db import run_compiled
-from ..errors import AlexandrieError, BadRequest, PayloadTooLarge
+from ..errors import AlexandrieError, BadRequest
 from ..models import Crate, Version
 from ..naming import canonical_name
 from ..search import search_crates
@@ -22,20 +22,18 @@ def _state():
 def publish_crate():
     """``cargo publish``: the body is cargo's binary frame, with no Content-Type."""
     identity = require_identity()
-    new = publish.prepare(_read_body(_state().config["general"]["max_crate_size"]))
+    new = publish.prepare(_read_body(_state().config["general"]))
     return jsonify({"warnings": publish.publish(identity, new)})
 
 
-def _read_body(limit: int) -> bytes:
-    # The frame adds 8 bytes plus the metadata around the crate file itself.
-    ceiling = limit + _state().config["general"]["max_metadata_size"] + 8
+def _read_body(general: dict) -> bytes:
+    ceiling = publish.max_upload_size(general)
     if request.content_length is not None and request.content_length > ceiling:
-        raise PayloadTooLarge(f"the upload is {request.content_length} bytes; this registry accepts crates "
-                              f"up to {limit} bytes ([general] max_crate_size)")
+        raise publish.upload_too_large(request.content_length, general)
     # read(n) allocates n bytes up front, so ask only for what the request says it holds.
     body = request.stream.read(min(ceiling, request.content_length or ceiling) + 1)
     if len(body) > ceiling:
-        raise PayloadTooLarge(f"the upload is larger than this registry's limit of {limit} bytes")
+        raise publish.upload_too_large(None, general)
     if not body:
         raise BadRequest("the upload is empty; publish with `cargo publish`")
     return body
@@ -79,7 +77,10 @@ def _identity_seeing(name: str):
 
 
 def _owner_logins() -> list[str]:
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:  # silent only covers ValueError; absurd nesting is just as malformed
+        body = None
     if not isinstance(body, dict):
         raise BadRequest('send the owners as JSON: {"users": ["login", ...]}')
     return body.get("users")
