@@ -11,7 +11,9 @@ from flask import current_app, g, has_request_context, make_response, redirect, 
 from peewee import fn
 
 from .auth import Identity, current_identity
+from .db import write_transaction
 from .errors import AlexandrieError, Forbidden, NotFound
+from .index_files import refresh_crate
 from .models import (ApiToken, Crate, CrateOwner, CrateReader, CrateRestriction, User, UserGroup,
                      UserGroupMember)
 from .naming import canonical_name
@@ -143,7 +145,7 @@ def readable_condition(user: User | None):
     """A condition on ``Crate`` rows: the crates ``user`` (None: anonymous) may see."""
     if user is not None and user.is_admin:
         return peewee.Value(1) == 1
-    unrestricted = ~fn.EXISTS(CrateRestriction.select().where(CrateRestriction.crate == Crate.id))
+    unrestricted = CrateRestriction.absent()
     if user is None:
         return unrestricted
     owner = fn.EXISTS(CrateOwner.select().where((CrateOwner.crate == Crate.id) & (CrateOwner.user == user.id)))
@@ -182,10 +184,13 @@ def is_restricted(crate: Crate) -> bool:
 
 
 def set_restricted(crate: Crate, restricted: bool) -> None:
-    if restricted and not is_restricted(crate):
-        CrateRestriction.create(crate=crate)
-    elif not restricted:
-        CrateRestriction.delete().where(CrateRestriction.crate == crate).execute()
+    """Restrict reading, or open it again; the index backend (one copy for all readers) follows."""
+    with write_transaction():
+        if restricted and not is_restricted(crate):
+            CrateRestriction.create(crate=crate)
+        elif not restricted:
+            CrateRestriction.delete().where(CrateRestriction.crate == crate).execute()
+        refresh_crate(crate, f"{'Restrict' if restricted else 'Open'} reading of {crate.name}")
 
 
 def add_reader(crate: Crate, *, user: User | None = None, group: UserGroup | None = None) -> bool:

@@ -126,14 +126,15 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def refuse_nul_characters() -> None:
-    """No name, version, login or field of the registry can hold a NUL character, and PostgreSQL refuses
-    one anywhere in a query, so a request carrying one in its path, query or form is refused here rather
-    than failing deep inside. (JSON and publish bodies are checked where they are read.)"""
+    """No name, login, e-mail or keyword of the registry can hold a NUL character, and PostgreSQL refuses
+    one anywhere in a query, so a path, query string or browser form carrying one is refused here rather
+    than failing deep inside. (The API's bodies are checked where they are read: cargo sends no forms, and
+    a publish body is binary whatever Content-Type a client puts on it.)"""
     if "\x00" in request.path:
         part = "path"
     elif _holds_nul(request.args):
         part = "query string"
-    elif request.mimetype in FORM_TYPES and _holds_nul(request.form):
+    elif request.mimetype in FORM_TYPES and not request.path.startswith(API_PREFIXES) and _holds_nul(request.form):
         part = "form"
     else:
         return

@@ -6,7 +6,7 @@ import json
 from flask import current_app
 
 from .db import locked
-from .models import Crate, IndexFile, Version
+from .models import Crate, CrateRestriction, IndexFile, Version
 from .naming import index_path
 from .versions import max_version
 
@@ -57,8 +57,22 @@ def refresh_crate(crate: Crate, message: str) -> str:
     content = render_index_file(crate, locking=True)
     _store_index_file(crate, content)
     _refresh_max_version(crate)
-    current_app.extensions["alexandrie"].index.update_crate(crate.name, content, message)
+    shared = content if _is_shared(crate) else ""
+    current_app.extensions["alexandrie"].index.update_crate(crate.name, shared, message)
     return content
+
+
+def _is_shared(crate: Crate) -> bool:
+    """Index backends keep one copy for every reader, so they hold only crates everyone may read
+    (read-restricted crates are served by the sparse index alone, which filters per reader)."""
+    return Crate.select().where((Crate.id == crate.id) & CrateRestriction.absent()).exists()
+
+
+def shared_files() -> dict[str, str]:
+    """Index path -> content of every crate an index backend should hold (see ``_is_shared``)."""
+    query = (IndexFile.select(IndexFile.path, IndexFile.content).join(Crate)
+             .where(CrateRestriction.absent() & (IndexFile.content != "")))
+    return {row.path: row.content for row in query}
 
 
 def _lock_crate(crate: Crate) -> None:
@@ -85,16 +99,19 @@ def _refresh_max_version(crate: Crate) -> None:
 
 def rebuild_all(progress=None) -> int:
     """Regenerate every stored index file and the index backend from the versions table."""
-    files = []
+    shared = {crate.id for crate in Crate.select(Crate.id).where(CrateRestriction.absent())}
+    files, count = [], 0
     for crate in Crate.select().order_by(Crate.id):
         content = render_index_file(crate)
         _store_index_file(crate, content)
         _refresh_max_version(crate)
-        files.append((crate.name, content))
+        if crate.id in shared:
+            files.append((crate.name, content))
+        count += 1
         if progress:
             progress(1)
     current_app.extensions["alexandrie"].index.rebuild(files, "Rebuild the index from the database")
-    return len(files)
+    return count
 
 
 def config_json() -> dict:

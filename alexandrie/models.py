@@ -197,6 +197,11 @@ class CrateRestriction(BaseModel):
     crate = peewee.ForeignKeyField(Crate, unique=True, backref="restriction", on_delete="CASCADE")
     created_at = peewee.DateTimeField(default=utcnow)
 
+    @classmethod
+    def absent(cls):
+        """A condition on ``Crate`` rows: the crate is readable by everyone who can use the registry."""
+        return ~peewee.fn.EXISTS(cls.select().where(cls.crate == Crate.id))
+
 
 class CrateReader(BaseModel):
     """A user or a group (exactly one is set) allowed to read a restricted crate."""

@@ -455,6 +455,20 @@ def test_a_nul_character_in_the_path_or_query_is_a_clear_400(api, method, path):
     assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_publish_body_is_read_whatever_content_type_the_client_declares(api, content_type):
+    """cargo sends none, but urllib and curl -d default to a form type; the frame is binary all the same."""
+    body = publish_body(crate_metadata("tool", "0.1.0"), make_crate("tool", "0.1.0"))
+    response = api.call("PUT", "/api/v1/crates/new", "alice", data=body, content_type=content_type)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert len(api.index_lines("to/ol/tool")) == 1
+
+
+def test_a_nul_character_in_a_browser_form_is_a_clear_400(api):
+    response = api.client.post("/account/login", data={"login": "ali\x00ce", "password": "x"})
+    assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("users", [["bo\x00b"], ["\x00"]])
 def test_owner_logins_with_a_nul_character_are_refused(api, users):
     assert api.publish("alice", "tool", "0.1.0").status_code == 200

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pygit2
 
 from alexandrie.db import write_transaction
-from alexandrie.models import IndexFile
+from alexandrie.index_files import shared_files
 from alexandrie.naming import index_path
 
 from .repository import CONFIG_PATH, GitIndex
@@ -44,9 +44,8 @@ class RepairReport:
 
 
 def expected_files(index: GitIndex) -> dict[str, bytes]:
-    """What HEAD should hold: every crate's stored file, plus config.json."""
-    files = {row.path: row.content.encode("utf-8")
-             for row in IndexFile.select(IndexFile.path, IndexFile.content) if row.content}
+    """What HEAD should hold: every shared crate's stored file (not read-restricted ones), plus config.json."""
+    files = {path: content.encode("utf-8") for path, content in shared_files().items()}
     if index.config_json is not None:
         files[CONFIG_PATH] = index.config_json
     return files

@@ -15,7 +15,6 @@ import zlib
 
 from flask import Blueprint, Response, current_app, request
 
-from alexandrie import models
 from alexandrie.auth import current_identity
 from alexandrie.errors import AlexandrieError
 
@@ -44,28 +43,20 @@ def make_blueprint(repository_path: str) -> Blueprint:
 def _require_reader():
     """Private registries ask for the same API token as the sparse index (git sends it as a Basic password).
 
-    The git index cannot hide single crates, so while any crate is read-restricted only
-    administrators may fetch it; everyone else uses the sparse index, which filters.
+    Anyone who may read the registry may fetch: the repository holds no read-restricted crate.
     """
+    if not current_app.extensions["alexandrie"].config["general"]["auth_required"]:
+        return None
     try:
         identity = current_identity()
     except AlexandrieError:
         identity = None
-    if identity is None and current_app.extensions["alexandrie"].config["general"]["auth_required"]:
+    if identity is None:
         return Response("this registry is private: use an API token as the password, e.g. "
                         "http://any:TOKEN@host/git/index, or store it in a git credential helper\n",
                         status=401, mimetype="text/plain",
                         headers={"WWW-Authenticate": 'Basic realm="alexandrie"', **NO_CACHE})
-    if _has_restricted_crates() and not (identity is not None and identity.user.is_admin):
-        return Response("some crates on this registry are read-restricted, and the git index cannot hide "
-                        "them: use the sparse index (index = \"sparse+URL/index/\")\n",
-                        status=403, mimetype="text/plain")
     return None
-
-
-def _has_restricted_crates() -> bool:
-    restriction = getattr(models, "CrateRestriction", None)
-    return restriction is not None and restriction.select().exists()
 
 
 # --- The protocol -----------------------------------------------------------------------------------------

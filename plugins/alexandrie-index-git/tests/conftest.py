@@ -61,7 +61,8 @@ class Publisher:
         return self.client.delete(f"/api/v1/crates/{name}/{version}/yank", headers={"Authorization": self.token})
 
     def sparse(self, name) -> bytes | None:
-        response = self.client.get(f"/index/{index_path(name)}")
+        """The sparse index file as this publisher (an owner) reads it."""
+        response = self.client.get(f"/index/{index_path(name)}", headers={"Authorization": self.token})
         return response.data if response.status_code == 200 else None
 
 

@@ -223,20 +223,36 @@ def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_ap
         server.stop()
 
 
-def test_only_admins_fetch_the_git_index_while_a_crate_is_read_restricted(git_app, publisher):
-    from alexandrie.models import Crate, CrateRestriction
-    from alexandrie.testing import create_user_with_token
+def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_app, publisher, tmp_path, head_file,
+                                                               history):
+    from alexandrie.access import set_restricted
+    from alexandrie.crates import find_crate
 
     app = git_app()
     api = publisher(app)
     api.publish("secret", "1.0.0")
-    admin_token = create_user_with_token(app, "root", admin=True)
-    client = app.test_client()
-    url = "/git/index/info/refs?service=git-upload-pack"
-    assert client.get(url).status_code == 200
+    api.publish("open", "1.0.0")
+    assert head_file(tmp_path / "index", index_path("secret")) is not None
+
     with app.app_context(), connection():
-        CrateRestriction.create(crate=Crate.get(Crate.name == "secret"))
-    refused = client.get(url, headers={"Authorization": api.token})
-    assert refused.status_code == 403 and b"sparse index" in refused.data
-    assert client.get(url).status_code == 403
-    assert client.get(url, headers={"Authorization": admin_token}).status_code == 200
+        set_restricted(find_crate("secret"), True)
+    assert history(tmp_path / "index")[0].message.strip() == "Restrict reading of secret"
+    assert head_file(tmp_path / "index", index_path("secret")) is None
+    assert head_file(tmp_path / "index", index_path("open")) == api.sparse("open")
+    assert api.sparse("secret") is not None  # its owner still reads it from the sparse index
+    assert app.test_client().get(f"/index/{index_path('secret')}").status_code == 404
+    # so anyone who may read the registry may fetch the repository
+    assert app.test_client().get("/git/index/info/refs?service=git-upload-pack").status_code == 200
+
+    commits = len(history(tmp_path / "index"))
+    assert api.publish("secret", "1.1.0").status_code == 200
+    assert len(history(tmp_path / "index")) == commits  # nothing to commit: no trace of the new version
+    assert "matches the database (2 files checked)" in cli_runner(app, "index", "check").output
+    assert cli_runner(app, "index", "rebuild").exit_code == 0
+    assert head_file(tmp_path / "index", index_path("secret")) is None
+
+    with app.app_context(), connection():
+        set_restricted(find_crate("secret"), False)
+    assert history(tmp_path / "index")[0].message.strip() == "Open reading of secret"
+    assert head_file(tmp_path / "index", index_path("secret")) == api.sparse("secret")
+    assert b'"vers":"1.1.0"' in head_file(tmp_path / "index", index_path("secret"))
