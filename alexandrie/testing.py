@@ -362,13 +362,23 @@ class LiveServer:
         self.url = app.extensions["alexandrie"].config["general"]["public_url"]
         host, port = self.url.removeprefix("http://").split(":")
         self._server = create_server(app, host=host, port=int(port), threads=8)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._stopping = False
+
+    def _serve(self):
+        try:
+            self._server.run()
+        except OSError:
+            # Closing the listening socket can break the select() the loop sits in; that is the stop.
+            if not self._stopping:
+                raise
 
     def start(self):
         self._thread.start()
         return self
 
     def stop(self):
+        self._stopping = True
         self._server.close()
         self._thread.join(timeout=5)
 
