@@ -12,6 +12,7 @@ import pygit2
 
 from alexandrie import BackendSpec, hookimpl
 
+from .maintenance import Packer
 from .remotes import Pusher
 from .repository import GitIndex, IndexWriteError
 from .settings import GitIndexSettings, RemoteSpec, read_settings
@@ -43,6 +44,9 @@ def build(settings: dict, app) -> GitIndex:
                         retry_max=parsed.push_retry_max, poll_interval=parsed.push_poll_interval)
         index.pusher = pusher
         index.add_listener(pusher)
+    if parsed.gc_every:
+        index.packer = Packer(index.git_dir, index.lock, parsed.gc_every)
+        index.add_listener(index.packer)
     return index
 
 

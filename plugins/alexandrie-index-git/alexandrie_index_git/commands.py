@@ -1,4 +1,4 @@
-"""``alexandrie index check`` and ``alexandrie index status``, added to the core ``index`` group."""
+"""``alexandrie index check``, ``status`` and ``gc``, added to the core ``index`` group."""
 
 import datetime
 import sys
@@ -9,6 +9,7 @@ from flask import current_app
 
 from alexandrie.cli import in_app
 
+from .maintenance import Packer, loose_objects
 from .remotes import pending_commits, read_status_file
 
 
@@ -57,7 +58,23 @@ def index_status():
         click.echo("HEAD:       no commit yet")
     else:
         click.echo(f"HEAD:       {str(head.id)[:12]} {_when(head.commit_time)}  {head.message.strip()}")
+    packing = f"git gc --auto every {index.packer.every} commits" if index.packer else "off ([index] gc_every = 0)"
+    click.echo(f"objects:    {loose_objects(index.git_dir)} loose; automatic packing {packing}")
     _echo_remotes(index, repo, str(head.id) if head else None)
+
+
+@index_group.command("gc")
+@in_app
+def index_gc():
+    """Pack every loose object of the git index now (``git gc``, under the repository lock)."""
+    index = _git_index()
+    before = loose_objects(index.git_dir)
+    packer = index.packer or Packer(index.git_dir, index.lock, every=1)
+    try:
+        packer.gc()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"packed the git index: {before} loose objects before, {loose_objects(index.git_dir)} after")
 
 
 def _echo_remotes(index, repo: pygit2.Repository, tip: str | None) -> None:

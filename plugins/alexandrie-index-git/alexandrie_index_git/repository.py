@@ -58,6 +58,7 @@ class GitIndex(IndexBackend):
         self.config_json = config_bytes(config) if config is not None else None
         self._listeners: list[Callable[[pygit2.Oid], None]] = []
         self.pusher = None
+        self.packer = None
         if self.config_json is not None:
             message = "Create the index" if self.head_commit() is None else "Update config.json"
             self.commit_files({CONFIG_PATH: self.config_json}, message)

@@ -11,7 +11,7 @@ from alexandrie import ConfigError
 SCALAR_KEYS = {
     "branch": str, "bare": bool, "author_name": str, "author_email": str, "message_template": str,
     "lock_timeout": float, "fsync": bool, "check_on_start": bool, "repair_grace": float,
-    "push_retry_base": float, "push_retry_max": float, "push_poll_interval": float,
+    "push_retry_base": float, "push_retry_max": float, "push_poll_interval": float, "gc_every": int,
 }
 CREDENTIAL_KEYS = ("username", "password", "ssh_key", "ssh_public_key", "ssh_passphrase", "ssh_agent")
 REMOTE_KEYS = {"name", "url", "branch", *CREDENTIAL_KEYS, "password_env", "ssh_passphrase_env"}
@@ -59,6 +59,7 @@ class GitIndexSettings:
     push_retry_base: float = 1.0
     push_retry_max: float = 300.0
     push_poll_interval: float = 60.0
+    gc_every: int = 100
     remotes: tuple[RemoteSpec, ...] | None = None
     registry_name: str = "alexandrie"
 
@@ -73,6 +74,8 @@ def read_settings(table: dict, registry_name: str = "alexandrie") -> GitIndexSet
         raise ConfigError('[index] type = "git" needs path = "DIR" (the index repository; '
                           "created when missing)")
     values = {key: _typed(key, table[key], kind) for key, kind in SCALAR_KEYS.items() if key in table}
+    if values.get("gc_every", 0) < 0 or isinstance(values.get("gc_every"), bool):
+        raise ConfigError("[index] gc_every must be a whole number of commits (0: never pack automatically)")
     _check_template(values.get("message_template", "{message}"))
     defaults = _credentials(table, "push_", "[index]")
     remotes = table.get("remotes")
@@ -89,6 +92,8 @@ def _typed(key: str, value, kind):
         return float(value)
     if kind is bool and isinstance(value, str) and value.lower() in ("1", "0", "true", "false", "yes", "no"):
         return value.lower() in ("1", "true", "yes")
+    if kind is int and isinstance(value, str) and value.strip().isdigit():
+        return int(value)
     if kind is float and isinstance(value, str):
         try:
             return float(value)

@@ -256,3 +256,48 @@ def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_ap
     assert history(tmp_path / "index")[0].message.strip() == "Open reading of secret"
     assert head_file(tmp_path / "index", index_path("secret")) == api.sparse("secret")
     assert b'"vers":"1.1.0"' in head_file(tmp_path / "index", index_path("secret"))
+
+
+def _is_loose(git_dir, oid) -> bool:
+    text = str(oid)
+    return (git_dir / "objects" / text[:2] / text[2:]).exists()
+
+
+def test_commits_pack_their_loose_objects_in_the_background(git_app, publisher, head_file, tmp_path):
+    app = git_app(gc_every=3)
+    index = app.extensions["alexandrie"].index
+    # `git gc --auto` estimates the loose objects from the folder objects/17: with gc.auto = 256 it
+    # packs once that folder holds two. Unreachable blobs get it there without touching the index.
+    subprocess.run(["git", "config", "gc.auto", "256"], cwd=index.git_dir, check=True)
+    seed = 0
+    while len(list((index.git_dir / "objects" / "17").glob("*"))) < 2:
+        seed += 1
+        index.repo.create_blob(f"unreachable {seed}".encode())
+    api = publisher(app)
+    for i in range(3):
+        assert api.publish(f"packed-{i}", "1.0.0").status_code == 200
+    index.packer.wait(60)
+    head = index.head_commit()
+    assert not _is_loose(index.git_dir, head.id) and list((index.git_dir / "objects" / "pack").glob("*.pack"))
+    assert head_file(tmp_path / "index", index_path("packed-2")) == api.sparse("packed-2")
+    assert api.publish("after-gc", "1.0.0").status_code == 200  # libgit2 finds the packed objects
+    assert head_file(tmp_path / "index", index_path("after-gc")) == api.sparse("after-gc")
+    assert subprocess.run(["git", "fsck", "--no-progress"], cwd=index.git_dir, capture_output=True).returncode == 0
+
+
+def test_index_gc_packs_everything_now_and_status_counts_loose_objects(cli_runner, git_app, publisher, tmp_path,
+                                                                        head_file):
+    app = git_app(gc_every=0)
+    api = publisher(app)
+    for name in ("foo", "bar"):
+        api.publish(name, "1.0.0")
+    index = app.extensions["alexandrie"].index
+    status = cli_runner(app, "index", "status").output
+    assert "loose; automatic packing off ([index] gc_every = 0)" in status
+    loose = int(status.split("objects:")[1].split()[0])
+    assert loose >= 10 and _is_loose(index.git_dir, index.head_commit().id)
+    result = cli_runner(app, "index", "gc")
+    assert result.exit_code == 0, result.output
+    assert f"packed the git index: {loose} loose objects before, 0 after" in result.output
+    assert not _is_loose(index.git_dir, index.head_commit().id)
+    assert head_file(tmp_path / "index", index_path("foo")) == api.sparse("foo")
