@@ -103,17 +103,26 @@ def unreachable(url: str) -> str | None:
     return None
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's chromium; under CI=true, as root, install it when it is missing."""
+# Tools some tests drive, and the Debian packages that bring them.
+TEST_TOOLS = {"chromium": "chromium", "sshd": "openssh-server"}
+
+
+def ensure_test_tools() -> None:
+    """The browser and ssh tests drive Debian's chromium and sshd; under CI=true, as root, install
+    what is missing."""
     import shutil
 
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-    if not ci or shutil.which("chromium") or not hasattr(os, "geteuid") or os.geteuid() != 0:
+    if not ci or not hasattr(os, "geteuid") or os.geteuid() != 0:
         return
-    print("installing chromium for the browser tests (apt-get)", file=sys.stderr)
+    search = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+    missing = [package for tool, package in TEST_TOOLS.items() if not shutil.which(tool, path=search)]
+    if not missing:
+        return
+    print(f"installing {', '.join(missing)} for the tests (apt-get)", file=sys.stderr)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
 
 
 def main(argv: list[str]) -> int:
@@ -123,7 +132,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "alexandrie"), "--config", str(ROOT / "alexandrie.toml"), "serve", *rest])
     if command == "test":
         ensure_installed("test")
-        ensure_chromium()
+        ensure_test_tools()
         return run_test_matrix(rest)
     print(__doc__, file=sys.stderr)
     return 2

@@ -51,6 +51,7 @@ class Credentialer(pygit2.RemoteCallbacks):
         self.given = credentials
         self.tries = 0
         self.refused: list[str] = []
+        self.untrusted_host: str | None = None
 
     def credentials(self, url, username_from_url, allowed_types):
         self.tries += 1
@@ -70,6 +71,13 @@ class Credentialer(pygit2.RemoteCallbacks):
             return pygit2.Username(user)
         raise PushError("the remote asks for credentials, but none are configured for it "
                         "(username/password for https, ssh_key or ssh_agent for ssh)")
+
+    def certificate_check(self, certificate, valid, host):
+        # pygit2's default lets every ssh host key through; libgit2 has checked ~/.ssh/known_hosts (and
+        # TLS certificates) by now, and ``valid`` says whether that check passed.
+        if not valid:
+            self.untrusted_host = host.decode(errors="replace") if isinstance(host, bytes) else str(host)
+        return bool(valid)
 
     def push_update_reference(self, refname, message):
         if message:
@@ -216,13 +224,28 @@ def push(repo: pygit2.Repository, remote: RemoteSpec, branch_ref: str) -> None:
     target = f"refs/heads/{remote.branch}" if remote.branch else branch_ref
     handle = repo.remotes.create_anonymous(remote.url) if remote.url else _named_remote(repo, remote.name)
     callbacks = Credentialer(remote.credentials)
-    handle.push([f"{branch_ref}:{target}"], callbacks=callbacks)
+    try:
+        handle.push([f"{branch_ref}:{target}"], callbacks=callbacks)
+    except pygit2.GitError as exc:
+        if callbacks.untrusted_host:
+            raise PushError(_untrusted(callbacks.untrusted_host)) from exc
+        raise
     if callbacks.refused:
         raise PushError("the remote refused the update: " + "; ".join(callbacks.refused) +
                         " (has someone else pushed to it? the registry only fast-forwards)")
 
 
+def _untrusted(host: str) -> str:
+    return (f"{host} could not be verified: its ssh host key is not in {Path.home() / '.ssh' / 'known_hosts'} "
+            "(or differs from it), or its TLS certificate is not trusted. For ssh, check the key's fingerprint "
+            f"with the remote's operator, then add it: ssh-keyscan [-p PORT] {host} >> ~/.ssh/known_hosts "
+            "(as the user that runs the registry)")
+
+
 def _explain(error: str) -> str:
+    if "rejected authentication" in error:
+        return (error.rstrip(".") + ". Check that ssh_key (or the ssh agent's key) is one the remote accepts "
+                "for that user")
     if "not present locally" in error or "non-fast-forward" in error:
         return (error.rstrip(".") + ". Someone else changed the remote branch; the registry only fast-forwards, "
                 "so reset that branch to the registry's history (or drop the remote)")

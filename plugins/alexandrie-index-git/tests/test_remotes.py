@@ -1,16 +1,20 @@
 """Pushing to remotes in the background: success, retries with back-off, credentials, refusals."""
 
 import base64
+import getpass
 import os
+import shutil
+import socket
 import subprocess
 import threading
 import time
+from types import SimpleNamespace
 
 import pygit2
 import pytest
 import waitress
 
-from alexandrie.testing import free_port, require_tool
+from alexandrie.testing import free_port, require, require_tool, stop_process
 from alexandrie_index_git import GitIndex, GitIndexSettings, read_settings
 from alexandrie_index_git.remotes import Pusher, read_status_file
 
@@ -183,6 +187,101 @@ def test_a_wrong_password_is_reported_and_never_shown(tmp_path, https_like_remot
         assert remote_head(served) is None
         status = (index.git_dir / "alexandrie-push-status.json").read_text()
         assert "wrong-pass" not in status and "credentials" in index.pusher.states[remote.name].last_error
+    finally:
+        index.close()
+
+
+# --- ssh with a key, against a real sshd -----------------------------------------------------------------
+
+
+def _keypair(path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def ssh_remote(tmp_path):
+    """OpenSSH's sshd on 127.0.0.1 accepting one key for this user; libgit2 looks up host keys in
+    HOME/.ssh/known_hosts, with HOME pointed at a folder of the test's."""
+    sshd = shutil.which("sshd", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    require(sshd is not None, "`sshd` is not installed on this machine (Debian: openssh-server)")
+    require_tool("ssh-keygen")
+    folder = tmp_path / "sshd"
+    folder.mkdir()
+    host_key, client_key = _keypair(folder / "host_key"), _keypair(folder / "client_key")
+    (folder / "authorized_keys").write_text((folder / "client_key.pub").read_text())
+    port = free_port()
+    (folder / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nAuthorizedKeysFile {folder}/authorized_keys\n"
+        f"PidFile {folder}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n")
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege separation folder
+    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(folder / "sshd_config")], stderr=subprocess.PIPE)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    saved_home = pygit2.settings.homedir
+    pygit2.settings.homedir = str(home)
+    try:
+        assert wait_until(lambda: _listening(port) or server.poll() is not None), "sshd did not start"
+        assert server.poll() is None, server.stderr.read().decode()
+        bare_repository(tmp_path / "over-ssh.git")
+        yield SimpleNamespace(url=f"ssh://{getpass.getuser()}@127.0.0.1:{port}{tmp_path}/over-ssh.git",
+                              repository=tmp_path / "over-ssh.git", client_key=client_key,
+                              known_hosts=home / ".ssh" / "known_hosts",
+                              host_line=f"[127.0.0.1]:{port} " + " ".join((folder / "host_key.pub").read_text().split()[:2]))
+    finally:
+        pygit2.settings.homedir = saved_home
+        stop_process(server)
+
+
+def _listening(port) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_push_over_ssh_with_a_key_to_a_known_host(tmp_path, ssh_remote):
+    ssh_remote.known_hosts.write_text(ssh_remote.host_line + "\n")
+    index = pushing_index(tmp_path, [{"name": "ssh", "url": ssh_remote.url, "ssh_key": str(ssh_remote.client_key)}])
+    try:
+        index.update_crate("foo", "1\n", "Publish foo 1.0.0")
+        assert index.pusher.flush(30), index.pusher.states["ssh"].last_error
+        assert remote_head(ssh_remote.repository) == local_tip(index)
+    finally:
+        index.close()
+
+
+@pytest.mark.parametrize("known", ["nothing", "another key"])
+def test_an_ssh_host_that_cannot_be_verified_gets_nothing(tmp_path, ssh_remote, known):
+    """pygit2 lets every ssh host key through by default; the registry pushes only to known hosts."""
+    if known == "another key":
+        impostor = _keypair(tmp_path / "impostor")
+        line = ssh_remote.host_line.split()[0] + " " + " ".join(impostor.with_suffix(".pub").read_text().split()[:2])
+        ssh_remote.known_hosts.write_text(line + "\n")
+    index = pushing_index(tmp_path, [{"name": "ssh", "url": ssh_remote.url, "ssh_key": str(ssh_remote.client_key)}])
+    try:
+        index.update_crate("foo", "1\n", "Publish foo 1.0.0")
+        assert wait_until(lambda: index.pusher.states["ssh"].failures >= 1)
+        error = index.pusher.states["ssh"].last_error
+        assert "could not be verified" in error and "known_hosts" in error and "ssh-keyscan" in error
+        assert remote_head(ssh_remote.repository) is None
+    finally:
+        index.close()
+
+
+def test_an_ssh_key_the_remote_does_not_accept_is_reported(tmp_path, ssh_remote):
+    ssh_remote.known_hosts.write_text(ssh_remote.host_line + "\n")
+    stranger = _keypair(tmp_path / "stranger")
+    index = pushing_index(tmp_path, [{"name": "ssh", "url": ssh_remote.url, "ssh_key": str(stranger)}])
+    try:
+        index.update_crate("foo", "1\n", "Publish foo 1.0.0")
+        assert wait_until(lambda: index.pusher.states["ssh"].failures >= 1)
+        assert remote_head(ssh_remote.repository) is None
+        error = index.pusher.states["ssh"].last_error
+        assert "rejected authentication" in error and "ssh_key" in error
     finally:
         index.close()
 
