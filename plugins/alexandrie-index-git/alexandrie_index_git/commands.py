@@ -9,7 +9,7 @@ from flask import current_app
 
 from alexandrie.cli import in_app
 
-from .maintenance import Packer, loose_objects
+from .maintenance import loose_objects, pack
 from .remotes import pending_commits, read_status_file
 
 
@@ -69,9 +69,8 @@ def index_gc():
     """Pack every loose object of the git index now (``git gc``, under the repository lock)."""
     index = _git_index()
     before = loose_objects(index.git_dir)
-    packer = index.packer or Packer(index.git_dir, index.lock, every=1)
     try:
-        packer.gc()
+        pack(index.git_dir, index.lock)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"packed the git index: {before} loose objects before, {loose_objects(index.git_dir)} after")

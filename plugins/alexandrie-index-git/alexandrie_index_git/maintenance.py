@@ -32,28 +32,11 @@ class Packer:
 
     def _run(self) -> None:
         try:
-            self.gc(auto=True)
+            pack(self.git_dir, self.lock, auto=True)
         except Exception:
             log.exception("git gc of the index at %s failed; commits are unaffected", self.git_dir)
         finally:
             self._busy.release()
-
-    def gc(self, auto: bool = False) -> str:
-        """Run ``git gc`` (``--auto``: only when git finds enough to pack) under the repository lock."""
-        git = shutil.which("git")
-        if git is None:
-            raise RuntimeError("git is not installed, so the index's loose objects cannot be packed")
-        command = [git, "-c", f"safe.directory={self.git_dir}", "-c", "gc.autoDetach=false", "gc", "--quiet"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        try:
-            with self.lock.hold():
-                result = subprocess.run([*command, *(["--auto"] if auto else [])], cwd=self.git_dir, env=env,
-                                        capture_output=True, text=True, timeout=3600)
-        except LockTimeout as exc:
-            raise RuntimeError(f"the index is busy ({exc}); try again") from exc
-        if result.returncode != 0:
-            raise RuntimeError(f"git gc exited with {result.returncode}: {result.stderr.strip()[-2000:]}")
-        return result.stderr.strip()
 
     def wait(self, timeout: float | None = None) -> None:
         """Let a running gc finish."""
@@ -62,6 +45,23 @@ class Packer:
 
     def close(self) -> None:
         self.wait(timeout=60)
+
+
+def pack(git_dir: Path, lock: RepositoryLock, auto: bool = False) -> None:
+    """Run ``git gc`` (``--auto``: only when git finds enough to pack) under the repository lock."""
+    git = shutil.which("git")
+    if git is None:
+        raise RuntimeError("git is not installed, so the index's loose objects cannot be packed")
+    command = [git, "-c", f"safe.directory={git_dir}", "-c", "gc.autoDetach=false", "gc", "--quiet",
+               *(["--auto"] if auto else [])]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    try:
+        with lock.hold():
+            result = subprocess.run(command, cwd=git_dir, env=env, capture_output=True, text=True, timeout=3600)
+    except LockTimeout as exc:
+        raise RuntimeError(f"the index is busy ({exc}); try again") from exc
+    if result.returncode != 0:
+        raise RuntimeError(f"git gc exited with {result.returncode}: {result.stderr.strip()[-2000:]}")
 
 
 def loose_objects(git_dir: Path) -> int:
