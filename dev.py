@@ -2,8 +2,8 @@
 """Set up a local virtualenv with the core and every plugin, then serve or test.
 
     python3 dev.py serve [alexandrie serve options]   # install, then run the registry
-    python3 dev.py test  [pytest options]             # install, then run the whole test suite once per
-                                                      # database: SQLite, PostgreSQL, MySQL
+    python3 dev.py test  [pytest options]             # install, lint (ruff), then run the whole test suite
+                                                      # once per database: SQLite, PostgreSQL, MySQL
 
 Only Python 3.11+ and git are needed; everything else is installed into ./.venv.
 """
@@ -36,7 +36,7 @@ def fingerprint(extras: str) -> str:
 
 
 def ensure_installed(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this script is what runs on an older Python and says so)
         sys.exit("Alexandrie needs Python 3.11 or newer; run this script with python3.11 or later")
     if not (BIN / "python").exists():
         print(f"creating virtualenv {VENV}", file=sys.stderr)
@@ -103,6 +103,12 @@ def unreachable(url: str) -> str | None:
     return None
 
 
+def lint() -> int:
+    """ruff over the whole checkout (configured in pyproject.toml), before the suite."""
+    print("\n=== lint: ruff check", file=sys.stderr)
+    return subprocess.call([str(BIN / "ruff"), "check", str(ROOT)], cwd=ROOT)
+
+
 # Tools some tests drive, and the Debian packages that bring them.
 TEST_TOOLS = {"chromium": "chromium", "sshd": "openssh-server"}
 
@@ -133,7 +139,7 @@ def main(argv: list[str]) -> int:
     if command == "test":
         ensure_installed("test")
         ensure_test_tools()
-        return run_test_matrix(rest)
+        return lint() or run_test_matrix(rest)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,3 +1,5 @@
+"""``python -m alexandrie``: the same command line as ``alexandrie``."""
+
 from .cli import main
 
 main(prog_name="alexandrie")

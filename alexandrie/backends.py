@@ -14,7 +14,7 @@ def available_backends(specs_lists) -> dict[str, BackendSpec]:
     return found
 
 
-def select_backend(kind: str, specs_lists, settings: dict, app):
+def select_backend(kind: str, specs_lists, settings, app):
     """Build the backend ``settings["type"]`` names, or fail listing what is installed."""
     available = available_backends(specs_lists)
     name = settings.get("type")
@@ -25,7 +25,7 @@ def select_backend(kind: str, specs_lists, settings: dict, app):
             f"[{kind}] type = {name!r} is not an installed {kind} backend; installed: {names}. "
             f"Is the plugin that provides it installed (pip install ...) and not disabled?")
     try:
-        return spec.factory(settings, app)
+        return spec.factory(dict(settings), app)
     except ConfigError:
         raise
     except Exception as exc:

@@ -1,39 +1,106 @@
-"""Load ``alexandrie.toml``: defaults, relative paths, size units and environment overrides."""
+"""Typed, frozen settings from ``alexandrie.toml`` and ``ALEXANDRIE_SECTION_KEY`` variables, defaults in one place.
+
+A value of the wrong type, an unknown key or an unknown section stops the start-up with a
+``ConfigError`` naming where it came from (the file or the variable), the key and what is allowed.
+"""
 
 import copy
+import dataclasses
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from .errors import ConfigError
-
-DEFAULTS: dict = {
-    "general": {
-        "bind_address": "127.0.0.1:3000",
-        "public_url": None,
-        "threads": 8,
-        "max_crate_size": "10 MiB",
-        "max_unpacked_size": "512 MiB",
-        "max_metadata_size": "2 MiB",
-        "auth_required": False,
-        "registry_name": "alexandrie",
-    },
-    "database": {"url": "sqlite:///data/alexandrie.db", "max_conns": 8, "auto_upgrade": True},
-    "storage": {"type": "disk", "path": "data/crate-storage"},
-    "index": {"type": "sparse"},
-    "frontend": {"enabled": True, "allow_registration": True, "login_required": False},
-    "limits": {"enabled": True, "storage": "memory://", "strategy": "moving-window",
-               "login": "10/minute", "token_create": "20/hour", "publish": "30/minute"},
-    "plugins": {},
-}
 
 SIZE_UNITS = {
     "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
     "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
 }
-
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+ENV_VARIABLE = re.compile(r"ALEXANDRIE_([A-Z]+)_([A-Z_]+)")
+# Section tables owned by a backend: the core checks only ``type``; the backend checks the rest.
+BACKEND_SECTIONS = ("storage", "index")
 PATH_KEYS = {("storage", "path"), ("index", "path")}
+
+
+def _setting(default, kind: str):
+    """A field with its default and how a raw value is read: bool, int, size, str, optional-str or names."""
+    return field(default=default, metadata={"kind": kind})
+
+
+@dataclass(frozen=True)
+class GeneralSettings:
+    bind_address: str = _setting("127.0.0.1:3000", "str")
+    public_url: str = _setting("", "optional-str")  # empty: http:// + bind_address
+    threads: int = _setting(8, "int")
+    max_crate_size: int = _setting(10 * 1024**2, "size")
+    max_unpacked_size: int = _setting(512 * 1024**2, "size")
+    max_metadata_size: int = _setting(2 * 1024**2, "size")
+    auth_required: bool = _setting(False, "bool")
+    registry_name: str = _setting("alexandrie", "str")
+    secret_key: str = _setting("", "optional-str")  # empty: one shared through the database
+    disabled_plugins: tuple[str, ...] = _setting((), "names")
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = _setting("sqlite:///data/alexandrie.db", "str")
+    max_conns: int = _setting(8, "int")
+    auto_upgrade: bool = _setting(True, "bool")
+
+
+@dataclass(frozen=True)
+class FrontendSettings:
+    enabled: bool = _setting(True, "bool")
+    allow_registration: bool = _setting(True, "bool")
+    login_required: bool = _setting(False, "bool")
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    enabled: bool = _setting(True, "bool")
+    storage: str = _setting("memory://", "str")
+    strategy: str = _setting("moving-window", "str")
+    login: str = _setting("10/minute", "optional-str")  # empty: no limit
+    token_create: str = _setting("20/hour", "optional-str")
+    publish: str = _setting("30/minute", "optional-str")
+
+
+TYPED_SECTIONS = {"general": GeneralSettings, "database": DatabaseSettings, "frontend": FrontendSettings,
+                  "limits": LimitsSettings}
+BACKEND_DEFAULTS = {"storage": {"type": "disk", "path": "data/crate-storage"}, "index": {"type": "sparse"}}
+SECTIONS = (*TYPED_SECTIONS, *BACKEND_SECTIONS, "plugins")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration. ``storage`` and ``index`` are their backend's tables (paths resolved)."""
+
+    general: GeneralSettings
+    database: DatabaseSettings
+    frontend: FrontendSettings
+    limits: LimitsSettings
+    storage: Mapping[str, Any]
+    index: Mapping[str, Any]
+    plugins: Mapping[str, Mapping[str, Any]]
+    disabled_plugins: tuple[str, ...]  # [general] disabled_plugins, [plugins] disabled, ALEXANDRIE_DISABLE_PLUGINS
+    base_dir: str
+    source: str  # the file the settings came from, for messages
+    tables: Mapping[str, Any] = field(repr=False)  # what was read, for deriving another configuration
+
+    def plugin_table(self, name: str) -> dict:
+        """A copy of ``[plugins.NAME]``, or an empty dict."""
+        return copy.deepcopy(dict(self.plugins.get(name, {})))
+
+    def derive(self, **tables) -> "Settings":
+        """These settings with whole sections replaced (``database={...}``), read and checked again."""
+        return load_config({**copy.deepcopy(dict(self.tables)), **tables, "base_dir": self.base_dir})
 
 
 def find_config_file(explicit: str | None = None) -> Path | None:
@@ -48,16 +115,20 @@ def find_config_file(explicit: str | None = None) -> Path | None:
     return default if default.is_file() else None
 
 
-def load_config(source: str | os.PathLike | dict | None = None) -> dict:
-    """Merge a config file (path) or mapping over the defaults and normalise it."""
-    if isinstance(source, dict):
-        raw, base_dir = copy.deepcopy(source), Path(source.get("base_dir", os.getcwd()))
+def load_config(source: "str | os.PathLike | Mapping | Settings | None" = None) -> Settings:
+    """Read a config file (a path, or the usual lookup when None) or a mapping, over the defaults."""
+    if isinstance(source, Settings):
+        return source
+    if isinstance(source, Mapping):
+        raw = copy.deepcopy(dict(source))
+        base_dir, origin = Path(raw.pop("base_dir", None) or os.getcwd()), "the configuration"
     else:
         path = find_config_file(str(source) if source else None)
         raw, base_dir = (_read_toml(path), path.resolve().parent) if path else ({}, Path.cwd())
-    config = _merge(copy.deepcopy(DEFAULTS), raw)
-    _apply_env_overrides(config)
-    return _normalise(config, base_dir)
+        origin = str(path) if path else "the built-in defaults"
+    tables = _checked_tables(raw, origin)
+    overrides = _environment_overrides(tables)
+    return _settings(tables, overrides, base_dir, origin)
 
 
 def _read_toml(path: Path) -> dict:
@@ -68,60 +139,201 @@ def _read_toml(path: Path) -> dict:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
 
 
-def _merge(base: dict, override: dict) -> dict:
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
+def _checked_tables(raw: dict, origin: str) -> dict:
+    unknown = [name for name in raw if name not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"{origin}: [{unknown[0]}] is not a section of the configuration"
+                          f"{_did_you_mean(unknown[0], SECTIONS)}; the sections are {', '.join(SECTIONS)}")
+    for name, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{origin}: {name} must be a table, written [{name}] with keys under it")
+    return raw
 
 
-def _apply_env_overrides(config: dict) -> None:
-    """``ALEXANDRIE_DATABASE_URL=...`` overrides ``[database] url`` (one level of sections)."""
-    for var, value in os.environ.items():
-        match = re.fullmatch(r"ALEXANDRIE_([A-Z]+)_([A-Z_]+)", var)
-        if not match or var == "ALEXANDRIE_DISABLE_PLUGINS":
+def _did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _environment_overrides(tables: dict) -> dict[str, dict[str, tuple[str, str]]]:
+    """``{section: {key: (raw value, variable name)}}`` from ``ALEXANDRIE_SECTION_KEY`` variables.
+
+    Only the core's sections are overridden; ``[plugins.*]`` never is, and variables naming other
+    sections (``ALEXANDRIE_CONFIG``, ``ALEXANDRIE_TEST_...``) are not overrides.
+    """
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for variable, value in os.environ.items():
+        match = ENV_VARIABLE.fullmatch(variable)
+        if not match or variable == "ALEXANDRIE_DISABLE_PLUGINS":
             continue
         section, key = match.group(1).lower(), match.group(2).lower()
-        if section in config and isinstance(config[section], dict) and section != "plugins":
-            try:
-                config[section][key] = _coerce(value, config[section].get(key))
-            except ValueError:
-                raise ConfigError(f"{var}={value!r}: [{section}] {key} takes a whole number") from None
+        if section in TYPED_SECTIONS or section in BACKEND_SECTIONS:
+            found.setdefault(section, {})[key] = (value, variable)
+    return found
 
 
-def _coerce(value: str, current):
-    if isinstance(current, bool):
-        return value.lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int):
-        return int(value)
+def _settings(tables: dict, overrides: dict, base_dir: Path, origin: str) -> Settings:
+    sections = {name: _typed_section(name, cls, tables.get(name, {}), overrides.get(name, {}), origin)
+                for name, cls in TYPED_SECTIONS.items()}
+    general = _finish_general(sections["general"], origin)
+    database = dataclasses.replace(sections["database"], url=sqlite_url_relative_to(sections["database"].url, base_dir))
+    backends = {name: _backend_table(name, tables.get(name), overrides.get(name, {}), base_dir, origin)
+                for name in BACKEND_SECTIONS}
+    plugins = {name: table for name, table in tables.get("plugins", {}).items() if name != "disabled"}
+    bad_plugin = next((name for name, table in plugins.items() if not isinstance(table, dict)), None)
+    if bad_plugin:
+        raise ConfigError(f"{origin}: [plugins] {bad_plugin} must be a table, written [plugins.{bad_plugin}]")
+    return Settings(
+        general=general, database=database, frontend=sections["frontend"], limits=sections["limits"],
+        storage=_frozen(backends["storage"]), index=_frozen(backends["index"]),
+        plugins=_frozen({name: _frozen(table) for name, table in plugins.items()}),
+        disabled_plugins=_disabled_plugins(general, tables.get("plugins", {}), origin),
+        base_dir=str(base_dir), source=origin, tables=_frozen(tables))
+
+
+def _frozen(table: dict) -> Mapping:
+    return MappingProxyType(table)
+
+
+def _typed_section(name: str, cls, table: dict, overrides: dict, origin: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, raw in table.items():
+        values[key] = _read_value(name, known, key, raw, origin, from_env=False)
+    for key, (raw, variable) in overrides.items():
+        values[key] = _read_value(name, known, key, raw, f"{variable}={raw!r}", from_env=True)
+    return cls(**values)
+
+
+def _read_value(section: str, known: dict, key: str, raw, origin: str, *, from_env: bool):
+    if key not in known:
+        raise ConfigError(f"{origin}: [{section}] {key} is not a setting{_did_you_mean(key, known)}; "
+                          f"[{section}] takes {', '.join(known)}")
+    kind = known[key].metadata["kind"]
+    reader = ENV_READERS[kind] if from_env else FILE_READERS[kind]
+    try:
+        return reader(raw)
+    except (TypeError, ValueError) as exc:
+        if from_env:
+            raise ConfigError(f"{origin}: [{section}] {key} takes {exc}") from None
+        raise ConfigError(f"{origin}: [{section}] {key} = {_toml(raw)}: write {exc}") from None
+
+
+def _toml(value) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+# --- Reading one value: from TOML (typed) and from the environment (text) ---------------------------------
+
+
+def _file_bool(value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("true or false, without quotes")
     return value
 
 
-def _normalise(config: dict, base_dir: Path) -> dict:
-    config["base_dir"] = str(base_dir)
-    for section, key in PATH_KEYS:
-        value = config.get(section, {}).get(key)
-        if value:
-            config[section][key] = str((base_dir / Path(value).expanduser()).resolve())
-    general = config["general"]
-    for key in ("max_crate_size", "max_unpacked_size", "max_metadata_size"):
-        general[key] = parse_size(general[key], key)
-    general["threads"] = _whole_number(general["threads"], "[general] threads")
-    config["database"]["max_conns"] = _whole_number(config["database"]["max_conns"], "[database] max_conns")
-    general["public_url"] = (general["public_url"] or f"http://{general['bind_address']}").rstrip("/")
-    if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", general["public_url"]):
-        raise ConfigError(f"[general] public_url = {general['public_url']!r} must be an http(s) URL")
-    config["database"]["url"] = sqlite_url_relative_to(str(config["database"]["url"]), base_dir)
-    return config
+def _env_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError("true or false (also 1/0, yes/no, on/off); any other word is refused, not guessed")
 
 
-def _whole_number(value, key: str) -> int:
+def _file_int(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError("a whole number of at least 1, without quotes")
+    return value
+
+
+def _env_int(value: str) -> int:
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{key} = {value!r}: write a whole number") from None
+        return _file_int(int(value.strip()))
+    except ValueError:
+        raise ValueError("a whole number of at least 1") from None
+
+
+def _size(value) -> int:
+    if isinstance(value, bool):
+        raise TypeError('a byte count or a size like "10 MiB" or "50 MB"')
+    return parse_size(value, "size", reraise=ValueError)
+
+
+def _file_str(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError("text, in quotes")
+    return value
+
+
+def _file_optional_str(value) -> str:
+    if value is False:
+        return ""  # `publish = false` switches a limit off, like an empty string
+    return _file_str(value)
+
+
+def _file_names(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return _env_names(value)
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise TypeError('a list of plugin names, like ["webhooks"]')
+    return tuple(value)
+
+
+def _env_names(value: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
+FILE_READERS = {"bool": _file_bool, "int": _file_int, "size": _size, "str": _file_str,
+                "optional-str": _file_optional_str, "names": _file_names}
+ENV_READERS = {"bool": _env_bool, "int": _env_int, "size": _size, "str": str, "optional-str": str,
+               "names": _env_names}
+
+
+# --- Derived values -------------------------------------------------------------------------------------------
+
+
+def _finish_general(general: GeneralSettings, origin: str) -> GeneralSettings:
+    public_url = (general.public_url or f"http://{general.bind_address}").rstrip("/")
+    if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", public_url):
+        raise ConfigError(f"{origin}: [general] public_url = {public_url!r} must be an http(s) URL, "
+                          'like "https://crates.example.com"')
+    return dataclasses.replace(general, public_url=public_url)
+
+
+def _backend_table(name: str, table, overrides: dict, base_dir: Path, origin: str) -> dict:
+    merged = {**BACKEND_DEFAULTS[name], **(table or {})}
+    for key, (raw, variable) in overrides.items():
+        merged[key] = _backend_override(merged.get(key), raw, variable, name, key)
+    if not isinstance(merged.get("type"), str):
+        raise ConfigError(f"{origin}: [{name}] type = {_toml(merged.get('type'))}: write the backend's name, "
+                          f'like type = "{BACKEND_DEFAULTS[name]["type"]}"')
+    for section, key in PATH_KEYS:
+        if section == name and isinstance(merged.get(key), str) and merged[key]:
+            merged[key] = str((base_dir / Path(merged[key]).expanduser()).resolve())
+    return merged
+
+
+def _backend_override(current, raw: str, variable: str, section: str, key: str):
+    reader = _env_bool if isinstance(current, bool) else _env_int if isinstance(current, int) else str
+    try:
+        return reader(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{variable}={raw!r}: [{section}] {key} takes {exc}") from None
+
+
+def _disabled_plugins(general: GeneralSettings, plugins_table: dict, origin: str) -> tuple[str, ...]:
+    raw = plugins_table.get("disabled", [])
+    try:
+        listed = _file_names(raw)
+    except TypeError as exc:
+        raise ConfigError(f"{origin}: [plugins] disabled = {_toml(raw)}: write {exc}") from None
+    from_env = _env_names(os.environ.get("ALEXANDRIE_DISABLE_PLUGINS", ""))
+    return tuple(dict.fromkeys((*general.disabled_plugins, *listed, *from_env)))
 
 
 def sqlite_url_relative_to(url: str, base_dir: Path) -> str:
@@ -135,29 +347,15 @@ def sqlite_url_relative_to(url: str, base_dir: Path) -> str:
     return url
 
 
-def parse_size(value, key: str = "size") -> int:
+def parse_size(value, key: str = "size", reraise=None) -> int:
     """``10485760``, ``"10 MiB"`` or ``"50 MB"`` to a number of bytes."""
-    if isinstance(value, int):
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
     unit = (match.group(2) if match else "").lower() or "b"
     if not match or unit not in SIZE_UNITS:
-        raise ConfigError(f"{key} = {value!r}: write a byte count or a size like \"10 MiB\" or \"50 MB\"")
+        allowed = 'a byte count or a size like "10 MiB" or "50 MB"'
+        if reraise is not None:
+            raise reraise(allowed)
+        raise ConfigError(f"{key} = {value!r}: write {allowed}")
     return int(float(match.group(1)) * SIZE_UNITS[unit])
-
-
-def plugin_config(config: dict, name: str) -> dict:
-    """The ``[plugins.NAME]`` table, or an empty dict."""
-    return dict(config.get("plugins", {}).get(name, {}))
-
-
-def get_plugin_config(name: str, app=None) -> dict:
-    """The ``[plugins.NAME]`` table of ``app`` (default: the app in context), or an empty dict.
-
-    Public as ``alexandrie.get_plugin_config``; a copy, so changing it changes nothing.
-    """
-    if app is None:
-        from flask import current_app
-
-        app = current_app
-    return copy.deepcopy(plugin_config(app.extensions["alexandrie"].config, name))

@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
-from flask import current_app
 from playhouse import pool
 
 from .errors import ConfigError
+from .migrations import ensure_schema
+from .registry import registry
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,9 @@ SQLITE_PRAGMAS = (
 class AppDatabase(peewee.DatabaseProxy):
     """Proxy to the database of the Flask app in context."""
 
-
     @property
     def obj(self):
-        return current_app.extensions["alexandrie"].database
+        return registry().database
 
     @obj.setter
     def obj(self, value):
@@ -113,7 +113,7 @@ def is_mysql(db: peewee.Database) -> bool:
 
 def write_transaction():
     """A transaction that takes SQLite's write lock up front, so writers queue instead of failing."""
-    db = current_app.extensions["alexandrie"].database
+    db = registry().database
     if is_sqlite(db):
         return db.atomic(lock_type="IMMEDIATE")
     return db.atomic()
@@ -122,32 +122,33 @@ def write_transaction():
 def locked(query):
     """``query`` as ``SELECT ... FOR UPDATE``, so writers to the same crate queue up instead of deadlocking or
     re-rendering its index file from stale rows; SQLite's IMMEDIATE transaction already locks everything."""
-    return query.for_update() if current_app.extensions["alexandrie"].database.for_update else query
+    return query.for_update() if registry().database.for_update else query
 
 
-def run_compiled(key: tuple, build, **values) -> list[tuple]:
+def run_compiled(key: tuple, build, state=None, **values) -> list[tuple]:
     """The rows of the query ``build(**values)`` returns, its SQL text built once per app and ``key``.
 
     Peewee spends ~0.7 ms turning a query into SQL, SQLite ~0.03 ms running it, and the read paths
     cargo waits on run one per request. ``build`` is called once with marker strings in place of
     ``values`` (string parameters only); later calls swap the real values in. ``key`` must name
-    everything else the query's shape depends on. Only SQL text is kept, never data.
+    everything else the query's shape depends on. Only SQL text is kept, never data. Building needs
+    an app context; running a built query needs only ``state`` (default: the app in context's).
     """
-    cache = current_app.extensions["alexandrie_sql"]
+    state = state or registry()
+    cache = state.compiled_sql
     entry = cache.get(key)
     if entry is None:
         markers = {f"\0{name}\0": name for name in values}
         sql, params = build(**{name: marker for marker, name in markers.items()}).sql()
         entry = cache[key] = (sql, [(markers.get(p) if isinstance(p, str) else None, p) for p in params])
     sql, slots = entry
-    return current_app.extensions["alexandrie"].database.execute_sql(
-        sql, [values[name] if name else constant for name, constant in slots]).fetchall()
+    return state.database.execute_sql(sql, [values[name] if name else constant for name, constant in slots]).fetchall()
 
 
 @contextmanager
 def connection():
     """Use the app's database for the duration of a block outside a request (CLI, threads)."""
-    db = current_app.extensions["alexandrie"].database
+    db = registry().database
     opened = db.connect(reuse_if_open=True)
     try:
         yield db
@@ -156,10 +157,10 @@ def connection():
             db.close()
 
 
-def init_app(app, models) -> None:
+def init_app(app) -> None:
     """Connect per request, return the connection to the pool afterwards, create missing tables."""
-    db = app.extensions["alexandrie"].database
-    app.extensions["alexandrie_sql"] = {}
+    state = registry(app)
+    db = state.database
 
     @app.before_request
     def _connect():
@@ -172,10 +173,8 @@ def init_app(app, models) -> None:
                 db.rollback()
             db.close()
 
-    from .migrations import ensure_schema
-
     with app.app_context(), connection():
-        ensure_schema(db, models, auto_upgrade=app.extensions["alexandrie"].config["database"].get("auto_upgrade", True))
+        ensure_schema(db, state.models, auto_upgrade=state.settings.database.auto_upgrade)
 
 
 def connect_checked(db: peewee.Database) -> None:

@@ -1,32 +1,44 @@
-"""Events handed to ``alexandrie_event`` once the change they describe is committed."""
+"""One event class per kind of state change. Each is recorded inside the change's transaction
+(``alexandrie_event_in_transaction``: the audit log) and handed to plugins after it commits
+(``alexandrie_event``)."""
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Event:
-    """Base class: ``name`` identifies the kind, ``actor`` is the login that caused it."""
+    """Base class: ``name`` identifies the kind (and is the audit log's action), ``actor`` the login
+    that caused it (``cli`` for the command line)."""
 
-    crate: str
     actor: str | None
-    created: datetime = field(default_factory=_now, kw_only=True)
+    created: datetime = field(default_factory=_now)
 
     name = "event"
 
     def properties(self) -> dict:
         """The event as plain JSON-serialisable data."""
-        data = asdict(self)
+        data = {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
         data["created"] = self.created.strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"event": self.name, **data}
 
 
-@dataclass(frozen=True)
-class PublishEvent(Event):
+# --- Crates ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrateEvent(Event):
+    """A change to one crate."""
+
+    crate: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishEvent(CrateEvent):
     version: str
     cksum: str
     new_crate: bool = False
@@ -34,23 +46,159 @@ class PublishEvent(Event):
     name = "publish"
 
 
-@dataclass(frozen=True)
-class YankEvent(Event):
+@dataclass(frozen=True, kw_only=True)
+class YankEvent(CrateEvent):
     version: str
 
     name = "yank"
 
 
-@dataclass(frozen=True)
-class UnyankEvent(Event):
+@dataclass(frozen=True, kw_only=True)
+class UnyankEvent(CrateEvent):
     version: str
 
     name = "unyank"
 
 
-@dataclass(frozen=True)
-class OwnersChangedEvent(Event):
+@dataclass(frozen=True, kw_only=True)
+class OwnersChangedEvent(CrateEvent):
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
 
     name = "owners_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrateTransferredEvent(CrateEvent):
+    """An administrator made ``owner`` the crate's only owner."""
+
+    previous_owners: tuple[str, ...]
+    owner: str
+
+    name = "ownership-transfer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionDeletedEvent(CrateEvent):
+    version: str
+
+    name = "version-delete"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrateDeletedEvent(CrateEvent):
+    versions: tuple[str, ...]
+
+    name = "crate-delete"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadAccessChangedEvent(CrateEvent):
+    """Who may read the crate changed: restricted or opened, readers added or removed."""
+
+    restricted: bool
+    readers: tuple[str, ...] = ()
+
+    name = "read-access"
+
+
+# --- Users, groups and tokens -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserEvent(Event):
+    """A change to one account."""
+
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserCreatedEvent(UserEvent):
+    """An account was created, by any route (command line, registration, an identity plugin)."""
+
+    is_admin: bool = False
+
+    name = "user-create"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDisabledEvent(UserEvent):
+    name = "user-disable"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserEnabledEvent(UserEvent):
+    name = "user-enable"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolesChangedEvent(UserEvent):
+    """The roles that changed; a role left as None did not."""
+
+    is_admin: bool | None = None
+    is_read_only: bool | None = None
+
+    name = "role-change"
+
+    def properties(self) -> dict:
+        return {key: value for key, value in super().properties().items() if value is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordResetEvent(UserEvent):
+    """An administrator set the user's password."""
+
+    name = "password-reset"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordChangedEvent(UserEvent):
+    """The user changed their own password."""
+
+    name = "password-change"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupMembersChangedEvent(Event):
+    """Users joined or left a group (a role: groups are given read access to restricted crates)."""
+
+    group: str
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    name = "role-change"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenCreatedEvent(Event):
+    token: int
+    owner: str
+    label: str
+    scopes: tuple[str, ...] | None = None
+    crates: tuple[str, ...] | None = None
+    expires_at: str | None = None
+
+    name = "token-create"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenRevokedEvent(Event):
+    token: int
+    owner: str
+    label: str
+
+    name = "token-revoke"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginFailedEvent(Event):
+    """A browser sign-in was refused; ``actor`` is the login that was tried."""
+
+    name = "login-failed"
+
+
+ALL_EVENTS = (PublishEvent, YankEvent, UnyankEvent, OwnersChangedEvent, CrateTransferredEvent, VersionDeletedEvent,
+              CrateDeletedEvent, ReadAccessChangedEvent, UserCreatedEvent, UserDisabledEvent, UserEnabledEvent,
+              RolesChangedEvent, PasswordResetEvent, PasswordChangedEvent, GroupMembersChangedEvent,
+              TokenCreatedEvent, TokenRevokedEvent, LoginFailedEvent)
+EVENT_NAMES = tuple(sorted({event.name for event in ALL_EVENTS}))

@@ -1,6 +1,7 @@
 """Every hook a plugin can implement. Each name starts with ``alexandrie_``.
 
-Plugins implement them with ``@alexandrie.hookimpl``. Hooks marked
+Plugins implement them with ``@alexandrie.hookimpl`` (the marker is defined here, next to
+``hookspec``, and re-exported by the package). Hooks marked
 ``firstresult`` stop at the first implementation that returns something other
 than None; the others collect every result in a list.
 """
@@ -18,11 +19,12 @@ if TYPE_CHECKING:
 
     from .auth import Identity
     from .events import Event
-    from .interfaces import BackendSpec
+    from .interfaces import BackendSpec, MachinePath
     from .models import Crate, User
-    from .publish import NewVersion
+    from .rules.metadata import NewVersion
 
 hookspec = pluggy.HookspecMarker("alexandrie")
+hookimpl = pluggy.HookimplMarker("alexandrie")
 
 
 # --- Wiring: routes, tables, commands ------------------------------------------------
@@ -49,8 +51,26 @@ def alexandrie_blueprints(app: flask.Flask) -> list[flask.Blueprint] | None:
 def alexandrie_models() -> list[type[peewee.Model]] | None:
     """Return peewee model classes whose tables ``alexandrie init`` and start-up create.
 
-    Models must use ``alexandrie.db.BaseModel`` so they share the app's database.
+    Models must use ``alexandrie.BaseModel`` so they share the app's database.
     Returning None adds nothing.
+    """
+
+
+@hookspec
+def alexandrie_machine_paths(app: flask.Flask) -> list[MachinePath] | None:
+    """Return the URL prefixes your blueprints serve to programs (git, cargo) rather than browsers.
+
+    Under them errors are JSON, CSRF does not apply and, on a private registry, the request gate
+    asks for an API token (answering 401 with your ``challenge``) instead of redirecting to the
+    sign-in page. ``/api/`` and ``/index/`` are the core's. Returning None declares none.
+    """
+
+
+@hookspec
+def alexandrie_stylesheets(app: flask.Flask) -> list[str] | None:
+    """Return the URLs (same origin, for example a blueprint's static file) of stylesheets every page links.
+
+    Style the HTML your plugin produces here, not in the core's CSS. Returning None adds none.
     """
 
 
@@ -59,7 +79,7 @@ def alexandrie_commands() -> list[click.Command] | None:
     """Return click commands to add to the ``alexandrie`` command line.
 
     The app is not built until a command needs it: decorate a callback with
-    ``alexandrie.cli.in_app`` to run it inside an app context with a database
+    ``alexandrie.in_app`` to run it inside an app context with a database
     connection (models and backends usable). Returning None adds nothing.
     """
 
@@ -106,7 +126,7 @@ def alexandrie_render_readme(text: str, filename: str | None, repository: str | 
 def alexandrie_authenticate_request(request: flask.Request) -> Identity | None:
     """Work out who sent an API or index request (for example from its ``Authorization`` token).
 
-    Raise ``alexandrie.errors.Forbidden`` to refuse a credential that is present but bad.
+    Raise ``alexandrie.Forbidden`` to refuse a credential that is present but bad.
     Stops at first non-None result: return None when this plugin does not recognise
     the request, and the next plugin tries; when none does, the request is anonymous.
     """
@@ -130,7 +150,7 @@ def alexandrie_permission_allowed(identity: Identity, action: str, crate: Crate 
     unyank) and ``change-owners``. Every implementation is asked: any False denies,
     otherwise any True allows; None means no opinion, and with no opinion at all the
     action is denied. To deny with your own message (cargo shows it), raise
-    ``alexandrie.errors.Forbidden("what is missing and how to get it")`` instead of
+    ``alexandrie.Forbidden("what is missing and how to get it")`` instead of
     returning False; the built-in token-scope and read-only checks do this.
     """
 
@@ -150,11 +170,21 @@ def alexandrie_validate_publish(new_version: NewVersion, identity: Identity) -> 
 
 
 @hookspec
+def alexandrie_event_in_transaction(event: Event) -> None:
+    """Called for every state change inside its write transaction, just before the commit.
+
+    Write rows that must exist exactly when the change does (the audit log, an outbox) with the
+    ordinary models: they commit with the change and vanish with it. Raising rolls the change
+    back and fails the request, so do no slow work and no I/O outside the database here. The
+    return value is ignored.
+    """
+
+
+@hookspec
 def alexandrie_event(event: Event) -> None:
-    """Called after a publish, yank, unyank or owner change has been committed.
+    """Called for every state change (``alexandrie.events``) after it has been committed.
 
     Never called for a change that failed, and never inside its transaction: a plugin
     that writes to the database here writes in its own. An exception raised here is
-    logged and does not fail the request (``alexandrie.notify``). The return value is
-    ignored.
+    logged and does not fail the request. The return value is ignored.
     """

@@ -1,4 +1,4 @@
-"""Contracts for backend plugins: crate storage and additional index formats.
+"""Contracts for backend plugins (crate storage, additional index formats) and the machine paths plugins serve.
 
 They follow the Rust Alexandrie's ``Store`` and ``Indexer`` traits, reshaped for a
 registry whose database is the source of truth: an index backend is handed the
@@ -23,6 +23,21 @@ class BackendSpec:
     factory: Callable[[dict, Any], Any]
     description: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MachinePath:
+    """A URL prefix a plugin serves to programs (git, cargo), not browsers; see ``alexandrie_machine_paths``.
+
+    Under it errors are JSON and CSRF does not apply; on a private registry the gate asks for an API
+    token instead of a browser sign-in. ``read_only`` paths only ever read, whatever the method (git
+    fetches with POST), so every request needs the ``read`` scope. ``challenge`` is an extra
+    ``WWW-Authenticate`` value sent with a 401 (git offers a password only after ``Basic``).
+    """
+
+    prefix: str
+    read_only: bool = False
+    challenge: str | None = None
 
 
 class Storage(abc.ABC):

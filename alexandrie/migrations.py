@@ -10,14 +10,15 @@ later change to ``models.py`` adds a ``Migration`` to ``MIGRATIONS`` (built with
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 
 import peewee
 from playhouse.migrate import SchemaMigrator
 
 from .errors import ConfigError
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ def stamp(db: peewee.Database, version: int) -> None:
 
 
 def check_not_newer(version: int | None, migrations=MIGRATIONS) -> None:
-    from . import __version__
-
     latest = latest_version(migrations)
     if version is not None and version > latest:
         raise SchemaError(

@@ -1,7 +1,7 @@
 """Database tables: the single source of truth that every index format is projected from."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import peewee
 from flask_login import UserMixin
@@ -11,7 +11,7 @@ from .db import BaseModel, BigTextField
 
 def utcnow() -> datetime:
     """Naive UTC, the form stored in every DateTimeField."""
-    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 class JSONField(BigTextField):

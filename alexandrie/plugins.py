@@ -1,45 +1,82 @@
-"""The plugin manager: built-in plugins first, then the ``alexandrie`` entry points."""
+"""The plugin manager: the built-in plugins, then the ``alexandrie`` entry points, then a caller's extras."""
 
 import importlib
 import logging
 import os
+from importlib.metadata import entry_points
 
 import pluggy
 
 from . import hookspecs
 from .errors import ConfigError
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
+GROUP = "alexandrie"
 DEFAULT_PLUGINS = (
     "alexandrie.defaults.auth_local",
     "alexandrie.defaults.permissions",
     "alexandrie.defaults.token_scopes",
-    "alexandrie.audit",
-    "alexandrie.views.admin",
+    "alexandrie.defaults.read_only",
+    "alexandrie.defaults.audit_log",
     "alexandrie.defaults.render_plain",
     "alexandrie.defaults.sparse_only",
 )
+# Built-ins that enforce security, as pytest's essential_plugins: they cannot be switched off.
+ESSENTIAL_PLUGINS = {
+    "alexandrie.defaults.token_scopes": "it enforces token scopes and crate patterns",
+    "alexandrie.defaults.read_only": "it keeps read-only users from changing anything",
+    "alexandrie.defaults.audit_log": "it writes the audit log in the transaction of every change",
+}
+BUILT_IN = "alexandrie (built in)"
 
 
-def get_plugin_manager(load_entrypoints: bool = True, plugins=(), blocked=(),
-                       config: dict | None = None) -> pluggy.PluginManager:
-    """Build the manager: specs, defaults, entry points, then ``plugins`` (tests pass extras here).
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, loading entry points one by one so that one that fails to import is reported
+    (``load_failures``) instead of stopping the others."""
 
-    Plugins named in ``blocked``, in the config's disabled lists or in ``ALEXANDRIE_DISABLE_PLUGINS=a,b``
-    are never loaded (see ``disabled_plugins``); ``ALEXANDRIE_TRACE_PLUGINS=1`` logs every hook call.
+    def __init__(self):
+        super().__init__(GROUP)
+        self.load_failures: dict[str, str] = {}
+        self.distributions: dict[str, tuple[str, str]] = {}  # plugin name -> (distribution, version)
+
+    def load_entrypoints(self) -> None:
+        for point in entry_points(group=GROUP):
+            if self.get_plugin(point.name) is not None or self.is_blocked(point.name):
+                continue
+            try:
+                plugin = point.load()
+                if not self.is_registered(plugin):  # a test may pass a module its entry point also names
+                    self.register(plugin, name=point.name)
+            except Exception as exc:
+                self.load_failures[point.name] = f"{type(exc).__name__}: {exc}"
+                log.error("plugin %s could not be loaded: %s", point.name, self.load_failures[point.name])
+                continue
+            if point.dist is not None:
+                self.distributions[point.name] = (point.dist.name, point.dist.version)
+
+
+def get_plugin_manager(load_entrypoints: bool = True, plugins=(), blocked=(), named=None) -> PluginManager:
+    """Build the manager: specs, defaults, entry points (when asked), then ``named`` plugins ({name: plugin},
+    registered under the name their entry point would give them) and ``plugins`` (tests pass theirs).
+
+    ``blocked`` names plugins never to load (a config's ``disabled_plugins``); naming an essential
+    plugin there is a ``ConfigError``. ``ALEXANDRIE_TRACE_PLUGINS=1`` logs every hook call.
     """
-    pm = pluggy.PluginManager("alexandrie")
+    pm = PluginManager()
     pm.add_hookspecs(hookspecs)
-    for name in (*blocked, *disabled_plugins(config)):
-        pm.set_blocked(name)
+    block(pm, blocked)
     for name in DEFAULT_PLUGINS:
         if not pm.is_blocked(name):
             pm.register(importlib.import_module(name), name=name)
     if load_entrypoints:
-        pm.load_setuptools_entrypoints("alexandrie")
+        pm.load_entrypoints()
+    for name, plugin in (named or {}).items():
+        if not pm.is_registered(plugin) and pm.get_plugin(name) is None and not pm.is_blocked(name):
+            pm.register(plugin, name=name)
     for plugin in plugins:
-        if not pm.is_registered(plugin):  # a test may pass a module its entry point already loaded
+        if not pm.is_registered(plugin):
             pm.register(plugin)
     pm.check_pending()
     if os.environ.get("ALEXANDRIE_TRACE_PLUGINS"):
@@ -48,79 +85,53 @@ def get_plugin_manager(load_entrypoints: bool = True, plugins=(), blocked=(),
     return pm
 
 
-def _names_from_env(var: str) -> list[str]:
-    return _split_names(os.environ.get(var, ""))
-
-
-def _split_names(value: str) -> list[str]:
-    return [name.strip() for name in value.split(",") if name.strip()]
-
-
-def disabled_plugins(config: dict | None) -> list[str]:
-    """Plugins switched off without uninstalling them: ``[general] disabled_plugins``,
-    ``[plugins] disabled`` and ``ALEXANDRIE_DISABLE_PLUGINS=a,b``.
-
-    Names are entry-point names (``webhooks``) or, for built-ins, module names
-    (``alexandrie.defaults.render_plain``), as ``alexandrie plugins`` lists them.
-    """
-    config = config or {}
-    names = [*_names_from_setting(config.get("general", {}).get("disabled_plugins"), "[general] disabled_plugins"),
-             *_names_from_setting(config.get("plugins", {}).get("disabled"), "[plugins] disabled")]
-    return [*names, *_names_from_env("ALEXANDRIE_DISABLE_PLUGINS")]
-
-
-def _names_from_setting(value, where: str) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):  # from an ALEXANDRIE_GENERAL_DISABLED_PLUGINS=a,b override
-        return _split_names(value)
-    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
-        raise ConfigError(f'{where} = {value!r}: write a list of plugin names, like ["webhooks"]')
-    return value
-
-
-def block_disabled(pm: pluggy.PluginManager, config: dict) -> None:
-    """Unregister plugins the config switches off from a manager built without it (tests, embedders)."""
-    for name in disabled_plugins(config):
+def block(pm: pluggy.PluginManager, names) -> None:
+    """Switch plugins off by name (unregistering them if loaded); essential ones are refused."""
+    essential = [name for name in names if name in ESSENTIAL_PLUGINS]
+    if essential:
+        name = essential[0]
+        raise ConfigError(f"{name} cannot be disabled: {ESSENTIAL_PLUGINS[name]}. Remove it from "
+                          "[general] disabled_plugins, [plugins] disabled and ALEXANDRIE_DISABLE_PLUGINS")
+    for name in names:
         pm.set_blocked(name)
 
 
+def require_loaded(pm: pluggy.PluginManager) -> None:
+    """A registry does not start with a plugin missing: its tables, backends or rules would be missing too.
+    That holds for the essential built-ins whatever built the manager (an embedder, a test)."""
+    missing = [name for name in ESSENTIAL_PLUGINS if pm.get_plugin(name) is None]
+    if missing:
+        raise ConfigError(f"{missing[0]} is not registered, and {ESSENTIAL_PLUGINS[missing[0]]}; build the plugin "
+                          "manager with alexandrie.plugins.get_plugin_manager()")
+    if getattr(pm, "load_failures", None):
+        name, error = next(iter(pm.load_failures.items()))
+        raise ConfigError(f"plugin {name} could not be loaded ({error}); repair its installation, or switch it "
+                          f'off with [general] disabled_plugins = ["{name}"]')
+
+
 def describe_plugins(pm: pluggy.PluginManager) -> list[dict]:
-    """Each registered plugin: name, distribution, version and implemented hooks."""
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    """Each plugin: name, distribution, version, implemented hooks, and whether it is disabled or failed."""
+    distributions = getattr(pm, "distributions", {})
     rows = []
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
-            rows.append(_describe_disabled(name))
+            rows.append({**_entry_point_origin(name), "name": name, "hooks": [], "state": "disabled", "disabled": True})
             continue
-        dist = dists.get(id(plugin))
-        rows.append({
-            "name": name,
-            "distribution": dist.project_name if dist else "alexandrie (built in)",
-            "version": dist.version if dist else _core_version(),
-            "hooks": sorted(impl.name for impl in pm.get_hookcallers(plugin) or ()),
-            "disabled": False,
-        })
+        dist, version = distributions.get(name, (BUILT_IN, __version__) if name in DEFAULT_PLUGINS else ("-", "-"))
+        rows.append({"name": name, "distribution": dist, "version": version, "state": "active", "disabled": False,
+                     "hooks": sorted(impl.name for impl in pm.get_hookcallers(plugin) or ())})
+    for name, error in getattr(pm, "load_failures", {}).items():
+        rows.append({**_entry_point_origin(name), "name": name, "hooks": [], "state": f"failed to load: {error}",
+                     "disabled": False})
     return rows
 
 
-def _describe_disabled(name: str) -> dict:
-    """A blocked plugin was never imported: its distribution comes from the entry point, if installed."""
-    from importlib.metadata import entry_points
-
-    point = next((ep for ep in entry_points(group="alexandrie") if ep.name == name), None)
+def _entry_point_origin(name: str) -> dict:
+    """A plugin that was never imported: its distribution comes from the entry point, if installed."""
+    point = next((ep for ep in entry_points(group=GROUP) if ep.name == name), None)
     dist = point.dist if point is not None else None
-    built_in = name in DEFAULT_PLUGINS
-    return {
-        "name": name,
-        "distribution": dist.name if dist else ("alexandrie (built in)" if built_in else "not installed"),
-        "version": dist.version if dist else (_core_version() if built_in else "-"),
-        "hooks": [],
-        "disabled": True,
-    }
-
-
-def _core_version() -> str:
-    from . import __version__
-
-    return __version__
+    if dist is not None:
+        return {"distribution": dist.name, "version": dist.version}
+    if name in DEFAULT_PLUGINS:
+        return {"distribution": BUILT_IN, "version": __version__}
+    return {"distribution": "not installed", "version": "-"}

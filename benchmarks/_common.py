@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alexandrie.testing import free_port, stop_process  # noqa: F401  (free_port: for the bench scripts)
@@ -39,7 +39,8 @@ def median(values) -> float:
 
 
 def machine_load() -> str:
-    return "load average %.2f %.2f %.2f on %d cores" % (*os.getloadavg(), os.cpu_count())
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def make_workdir(name: str) -> Path:
@@ -72,10 +73,10 @@ def open_app(config_path: Path):
 
 def publisher_token(app) -> str:
     """Create the ``bench`` user (if needed) and return a fresh API token."""
-    from alexandrie.accounts import create_user, find_user
-    from alexandrie.auth import create_token
     from alexandrie.db import connection
     from alexandrie.errors import AlexandrieError
+    from alexandrie.services.tokens import create_token
+    from alexandrie.services.users import create_user, find_user
 
     with app.app_context(), connection():
         try:
@@ -89,7 +90,7 @@ def new_version(name: str, vers: str, deps=()):
     """A checked publish (``NewVersion``) built like cargo's upload; ``deps`` are ``(name, req)`` pairs."""
     import hashlib
 
-    from alexandrie.metadata import read_metadata
+    from alexandrie.rules.metadata import read_metadata
     from alexandrie.testing import crate_metadata, dependency, make_crate
 
     new = read_metadata(crate_metadata(name, vers, description=f"benchmark crate {name}",
@@ -100,14 +101,15 @@ def new_version(name: str, vers: str, deps=()):
 
 
 def seed(app, versions, batch: int = 500, progress=None) -> None:
-    """Store versions through the publish code path (``store_version``), ``batch`` per commit.
+    """Store versions through the one write path (``store_versions``), ``batch`` per commit.
 
-    Each version still goes through its own write transaction (a savepoint inside the batch), the
-    storage backend and ``refresh_crate``; batching only saves one fsync per version.
+    Each version still goes through its own change (a savepoint inside the batch), the storage
+    backend and ``refresh_crate``; batching only saves one fsync per version. (The events of a batch
+    reach plugins before the batch commits; no plugin listens in a benchmark.)
     """
-    from alexandrie.accounts import find_user
     from alexandrie.db import connection, write_transaction
-    from alexandrie.publish import store_version
+    from alexandrie.services.publishing import store_versions
+    from alexandrie.services.users import find_user
 
     versions = list(versions)
     with app.app_context(), connection():
@@ -115,7 +117,7 @@ def seed(app, versions, batch: int = 500, progress=None) -> None:
         for start in range(0, len(versions), batch):
             with write_transaction():
                 for new in versions[start:start + batch]:
-                    store_version(new, None, owner=owner)
+                    store_versions([new], owner=owner, actor="benchmark")
             if progress:
                 progress(min(batch, len(versions) - start))
 
@@ -127,11 +129,11 @@ def bulk_seed(app, versions, batch: int = 1000, progress=None) -> None:
     No .crate files are stored (nothing downloads them) and no per-version checks run: this is for
     building a large registry in seconds. ``check_bulk_seed`` compares the result with ``refresh_crate``.
     """
-    from alexandrie.accounts import find_user
     from alexandrie.db import connection, write_transaction
-    from alexandrie.index_files import etag_of, index_entry
     from alexandrie.models import Crate, CrateOwner, Dependency, IndexFile, Version, utcnow
-    from alexandrie.naming import canonical_name, index_path
+    from alexandrie.rules.names import canonical_name, index_path
+    from alexandrie.services.index_files import etag_of, index_entry
+    from alexandrie.services.users import find_user
 
     versions = list(versions)
     with app.app_context(), connection():
@@ -171,9 +173,9 @@ def bulk_seed(app, versions, batch: int = 1000, progress=None) -> None:
 def check_bulk_seed(app, names) -> None:
     """Fail unless each named crate's stored index file is what a publish would have rendered."""
     from alexandrie.db import connection
-    from alexandrie.index_files import render_index_file
     from alexandrie.models import Crate, IndexFile
-    from alexandrie.naming import canonical_name
+    from alexandrie.rules.names import canonical_name
+    from alexandrie.services.index_files import render_index_file
 
     with app.app_context(), connection():
         for name in names:
@@ -190,8 +192,8 @@ def export_static(app, target: Path, dl_base: str) -> int:
     at ``dl_base`` (nginx), ``api`` at the registry.
     """
     from alexandrie.db import connection
-    from alexandrie.index_files import config_json
     from alexandrie.models import Crate, IndexFile, Version
+    from alexandrie.services.index_files import config_json
 
     state = app.extensions["alexandrie"]
     count = 0
@@ -350,7 +352,7 @@ def _cell(value) -> str:
 
 def write_results(name: str, data: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     data = {"benchmark": name, "finished": stamp, "load": machine_load(), "argv": sys.argv, **data}
     path = RESULTS / f"{name}-{stamp}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -26,8 +26,14 @@ from pathlib import Path
 
 import requests
 
-from alexandrie.testing import (create_server_database, crate_metadata, drop_server_database, free_port, make_crate,
-                                publish_body)
+from alexandrie.testing import (
+    crate_metadata,
+    create_server_database,
+    drop_server_database,
+    free_port,
+    make_crate,
+    publish_body,
+)
 
 SERVERS = {"postgresql": os.environ.get("ALEXANDRIE_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
            "mysql": os.environ.get("ALEXANDRIE_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")}

@@ -92,7 +92,7 @@ def main() -> None:
     c.seed(app, [c.new_version(CRATE, f"1.{i}.0") for i in range(args.versions)])
     c.export_static(app, work / "static", f"http://127.0.0.1:{nginx_port}")
     app.extensions["alexandrie"].database.close_all()
-    from alexandrie.naming import index_path
+    from alexandrie.rules.names import index_path
 
     path = f"/index/{index_path(CRATE)}"
     print(f"hot file {path}: {args.versions} versions; "

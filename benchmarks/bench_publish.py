@@ -1,6 +1,6 @@
 """Publish latency at two registry sizes, and the memory of the serving process.
 
-Seeds ``--small`` crates through the publish code path (``store_version``: rows, .crate file and
+Seeds ``--small`` crates through the publish code path (``store_versions``: rows, .crate file and
 index file, as a real publish writes them), starts ``alexandrie serve``, reads every index file once
 (the "loaded" registry), then times ``--publishes`` publishes of new crates over HTTP
 (``PUT /api/v1/crates/new`` with cargo's frame). It stops the server, seeds up to ``--large`` crates and
@@ -17,9 +17,8 @@ import sys
 import threading
 import time
 
-import click
-
 import _common as c
+import click
 
 RSS_LIMIT_MB = 150
 
@@ -46,7 +45,7 @@ def seed_up_to(app, have: int, want: int, via_publish: bool) -> None:
 def read_every_index_file(server: c.Server, count: int, clients: int = 8) -> float:
     """GET each seeded crate's index file once over ``clients`` keep-alive connections (as many as waitress has
     threads, so every pooled database connection fills its cache); returns the seconds taken."""
-    from alexandrie.naming import index_path
+    from alexandrie.rules.names import index_path
 
     paths = [f"/index/{index_path(f'seed-{i:05d}')}" for i in range(count)]
     failures = []
@@ -117,7 +116,7 @@ def main() -> None:
     parser.add_argument("--publishes", type=int, default=30, help="timed publishes per size")
     parser.add_argument("--database-url", help="database for the registry (default: SQLite in the work folder)")
     parser.add_argument("--seed-via-publish", action="store_true",
-                        help="seed through store_version (rows, .crate files, fsyncs: ~30 ms a crate) "
+                        help="seed through store_versions (rows, .crate files, fsyncs: ~30 ms a crate) "
                              "instead of bulk inserts")
     args = parser.parse_args()
 

@@ -82,7 +82,7 @@ CARGO_HEADERS = {"User-Agent": "cargo/1.95.0", "Accept-Encoding": "deflate, gzip
 def replay(server: c.Server, count: int) -> dict:
     """The index requests of a cold then a warm resolve, as cargo sends them (one keep-alive connection,
     one after another): milliseconds per request, for 200s and for 304s."""
-    from alexandrie.naming import index_path
+    from alexandrie.rules.names import index_path
 
     paths = ["/index/config.json"] + [f"/index/{index_path(dep_name(i))}" for i in range(count)]
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)

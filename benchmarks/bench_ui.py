@@ -45,7 +45,7 @@ def crate_name(i: int) -> str:
 
 
 def seed_versions(count: int):
-    from alexandrie.metadata import read_metadata
+    from alexandrie.rules.metadata import read_metadata
     from alexandrie.testing import crate_metadata, dependency, make_crate
 
     for i in range(count):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alexandrie.testing import Cargo, LiveServer, _reset_database, create_user_with_token, require_tool, test_config
+from alexandrie.testing import Cargo, LiveServer, create_user_with_token, require_tool, reset_database, test_config
 
 
 class RunningRegistry:
@@ -26,7 +26,7 @@ class RunningRegistry:
         self.app.wsgi_app = self._recording(self.app.wsgi_app)
         self.server = LiveServer(self.app).start()
         self.url = self.server.url
-        self.storage_dir = Path(self.app.extensions["alexandrie"].config["storage"]["path"])
+        self.storage_dir = Path(self.app.extensions["alexandrie"].settings.storage["path"])
 
     def _recording(self, wsgi_app):
         """Keep (method, path, status, If-None-Match) of every request, to check what cargo really sent."""
@@ -40,7 +40,7 @@ class RunningRegistry:
 
     def stop(self) -> None:
         self.server.stop()
-        _reset_database(self.app)
+        reset_database(self.app)
 
     def user(self, login: str, *, admin: bool = False) -> str:
         """Create ``login`` and return an API token for it."""
@@ -65,7 +65,7 @@ class RunningRegistry:
         return json.loads(body)
 
     def index_lines(self, name: str) -> list[dict]:
-        from alexandrie.naming import index_path
+        from alexandrie.rules.names import index_path
 
         status, _, body = self.request("GET", "/index/" + index_path(name))
         assert status == 200, (name, status, body)

@@ -1,31 +1,17 @@
 """Admin powers: the /admin pages (admins only), the CLI, the deletion policy and first-admin bootstrap."""
 
-import re
 
 import pytest
 from click.testing import CliRunner
 
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token
+from alexandrie import hookimpl
 from alexandrie.cli import main
 from alexandrie.db import connection
 from alexandrie.models import AuditEvent, Crate, CrateOwner, User
-from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body
-
-
-def publish(client, token, name, version="0.1.0", deps=()):
-    meta = crate_metadata(name, version, deps=list(deps))
-    return client.put("/api/v1/crates/new", data=publish_body(meta, make_crate(name, version)),
-                      headers={"Authorization": token})
-
-
-def sign_in(client, login):
-    page = client.get("/account/login").text
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/account/login", data={"login": login, "password": f"password-{login}",
-                                                   "csrf_token": csrf})
-    assert response.status_code == 302
-    return csrf
+from alexandrie.services.crates import change_read_access, delete_crate, transfer_ownership
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
+from alexandrie.testing import dependency, publish, sign_in
 
 
 @pytest.fixture
@@ -153,3 +139,28 @@ def test_first_admin_bootstrap_and_cli_admin_commands(tmp_path):
     actions = [line.split('"action":"')[1].split('"')[0] for line in run("audit", "export").stdout.splitlines()]
     assert actions == ["user-create", "user-create", "role-change", "user-disable", "password-reset", "role-change",
                        "read-access", "read-access", "read-access"]
+
+
+def test_administrators_changes_reach_plugins_after_the_commit(make_app):
+    """Transfer, restriction and deletion are changes like a publish: events after the commit, for webhooks too."""
+    seen = []
+
+    class Recorder:
+        @hookimpl
+        def alexandrie_event(self, event):
+            with_crate = Crate.get_or_none(Crate.name == getattr(event, "crate", None)) is not None
+            seen.append((event.name, event.actor, with_crate))
+
+    app = make_app(plugins=[Recorder()], limits={"enabled": False})
+    with app.app_context(), connection():
+        create_user("root", password="password-root", is_admin=True)
+        token = create_token(create_user("alice"), "t")[1]
+        create_user("bob")
+    assert publish(app.test_client(), token, "moved").status_code == 200
+    seen.clear()
+    with app.app_context(), connection():
+        transfer_ownership("moved", "bob", actor="root")
+        change_read_access("moved", "root", restricted=True, add_readers=["alice"])
+        delete_crate("moved", actor="root")
+    assert seen == [("ownership-transfer", "root", True), ("read-access", "root", True),
+                    ("crate-delete", "root", False)]  # the deletion is committed when plugins hear of it

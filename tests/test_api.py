@@ -1,17 +1,17 @@
 """The cargo web API through Flask's test client: ownership, owners, yank, search, download, health, tokens."""
 
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import alexandrie_storage_disk
 import pytest
 
+import alexandrie_storage_disk
 from alexandrie import BackendSpec, IndexBackend, hookimpl
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token
 from alexandrie.db import connection, is_sqlite
 from alexandrie.models import MODELS, ApiToken, Crate, User, Version, VersionDownload, utcnow
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
 from alexandrie.testing import crate_metadata, make_crate, publish_body
 
 
@@ -211,7 +211,7 @@ def test_search_pages_with_per_page_up_to_100(catalogue):
 
 
 def test_search_per_page_is_capped_at_100(api, monkeypatch):
-    import alexandrie.views.api as api_views
+    import alexandrie.web.views.api as api_views
 
     seen = {}
     real = api_views.search_crates
@@ -267,7 +267,7 @@ def test_download_returns_the_exact_bytes_and_counts_per_version_per_day(api):
     api.app.extensions["alexandrie"].downloads.flush()
     with api.app.app_context(), connection():
         counts = {(row.version.num, row.day, row.count) for row in VersionDownload.select()}
-        today = datetime.now(timezone.utc).date()
+        today = datetime.now(UTC).date()
         assert counts == {("0.1.0", today, 3), ("0.2.0", today, 1)}
         assert {v.num: v.downloads for v in Version.select()} == {"0.1.0": 3, "0.2.0": 1}
         assert Crate.get().downloads == 4
@@ -304,7 +304,7 @@ def test_health_is_200_when_everything_works(api):
 
 
 def test_health_is_503_when_the_storage_folder_is_gone(api):
-    root = Path(api.app.extensions["alexandrie"].config["storage"]["path"])
+    root = Path(api.app.extensions["alexandrie"].settings.storage["path"])
     shutil.rmtree(root)
     response = api.client.get("/health")
     assert response.status_code == 503
@@ -314,7 +314,7 @@ def test_health_is_503_when_the_storage_folder_is_gone(api):
 
 
 def test_health_is_503_when_the_storage_folder_cannot_be_written(api):
-    root = Path(api.app.extensions["alexandrie"].config["storage"]["path"])
+    root = Path(api.app.extensions["alexandrie"].settings.storage["path"])
     shutil.rmtree(root)
     root.write_text("a file where the storage folder should be")
     response = api.client.get("/health")
@@ -349,7 +349,7 @@ def test_me_explains_how_to_get_a_token(api):
     response = api.client.get("/me")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    public_url = api.app.extensions["alexandrie"].config["general"]["public_url"]
+    public_url = api.app.extensions["alexandrie"].settings.general.public_url
     assert "cargo login --registry" in page
     assert f"sparse+{public_url}/index/" in page
 
@@ -371,7 +371,7 @@ def test_tokens_are_stored_only_as_sha256(api):
         assert hashlib.sha256(plaintext.encode()).hexdigest() in hashes
         if is_sqlite(db):
             db.execute_sql("PRAGMA wal_checkpoint(FULL)")  # so the main file holds every row, too
-    data_dir = Path(api.app.extensions["alexandrie"].config["base_dir"])
+    data_dir = Path(api.app.extensions["alexandrie"].settings.base_dir)
     for path in data_dir.rglob("*"):
         if path.is_file():
             assert plaintext.encode() not in path.read_bytes(), path
@@ -421,8 +421,8 @@ def test_api_errors_stay_json_when_the_client_prefers_html(api):
 
 @pytest.mark.parametrize("path", ["/api/v1/crates?q=x", "/index/config.json"])
 def test_crashes_under_api_and_index_are_json_500s(api, monkeypatch, path):
-    import alexandrie.views.api as api_views
-    import alexandrie.views.index as index_views
+    import alexandrie.web.views.api as api_views
+    import alexandrie.web.views.index as index_views
 
     def explode(*args, **kwargs):
         raise RuntimeError("secret internal detail")

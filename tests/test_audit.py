@@ -3,16 +3,20 @@
 import json
 import re
 
+import peewee
 import pytest
 from click.testing import CliRunner
 
-from alexandrie.accounts import create_user
-from alexandrie.admin import set_roles
-from alexandrie.auth import create_token, revoke_token
+from alexandrie import hookimpl
 from alexandrie.cli import main
 from alexandrie.db import connection
-from alexandrie.models import ApiToken, AuditEvent
-from alexandrie.testing import crate_metadata, make_crate, publish_body
+from alexandrie.errors import NotFound
+from alexandrie.models import ApiToken, AuditEvent, UserGroupMember
+from alexandrie.services import audit
+from alexandrie.services.groups import add_members
+from alexandrie.services.tokens import create_token, revoke_token
+from alexandrie.services.users import create_user, set_roles
+from alexandrie.testing import crate_metadata, csrf_token, make_crate, publish_body
 
 
 @pytest.fixture
@@ -102,3 +106,60 @@ def test_cli_exports_json_lines(tmp_path):
     assert set(lines[0]) == {"id", "at", "action", "actor", "token", "ip", "crate", "version", "details"}
     only = runner.invoke(main, ["--config", str(config), "audit", "export", "--action", "token-create"]).stdout
     assert len(only.splitlines()) == 1
+
+
+def test_an_audited_change_commits_with_its_audit_row_or_not_at_all(registry, monkeypatch):
+    app, client, token, _ = registry
+    headers = {"Authorization": token}
+    inside = []
+
+    class FailsAfterTheAuditRow:
+        @hookimpl(trylast=True)  # called after the audit log's own implementation
+        def alexandrie_event_in_transaction(self, event):
+            inside.append(AuditEvent.select().where(AuditEvent.action == event.name).count())
+            raise RuntimeError("the disk filled up just before the commit")
+
+    failing = FailsAfterTheAuditRow()
+    app.extensions["alexandrie"].pm.register(failing)
+    try:
+        assert client.put("/api/v1/crates/new", data=publish_body(crate_metadata("doomed", "1.0.0"),
+                                                                  make_crate("doomed", "1.0.0")),
+                          headers=headers).status_code == 500
+    finally:
+        app.extensions["alexandrie"].pm.unregister(failing)
+    assert inside == [1]  # the row was written inside the transaction...
+    assert rows(app, action="publish") == [] and rows(app, crate="doomed") == []  # ...and rolled back with it
+    assert client.get("/api/v1/crates/doomed/owners", headers=headers).status_code == 404
+
+    body = publish_body(crate_metadata("kept", "1.0.0"), make_crate("kept", "1.0.0"))
+    assert client.put("/api/v1/crates/new", data=body, headers=headers).status_code == 200
+
+    def audit_table_unwritable(event):
+        raise peewee.OperationalError("audit_event is locked")
+
+    monkeypatch.setattr(audit, "write", audit_table_unwritable)
+    assert client.delete("/api/v1/crates/kept/1.0.0/yank", headers=headers).status_code == 500
+    monkeypatch.undo()
+    assert not json.loads(client.get("/index/ke/pt/kept").get_data(as_text=True))["yanked"]  # no audit row, no yank
+    assert [r.action for r in rows(app, crate="kept")] == ["publish"]
+
+
+def test_every_account_change_is_audited_whatever_the_route(registry):
+    app, client, _, _ = registry
+    csrf = csrf_token(client.get("/account/register").get_data(as_text=True))
+    assert client.post("/account/register", data={"login": "carol", "password": "carol-password",
+                                                  "confirm": "carol-password", "csrf_token": csrf}).status_code == 302
+    csrf = csrf_token(client.get("/account/").get_data(as_text=True))
+    assert client.post("/account/", data={"current": "carol-password", "password": "carol-password-2",
+                                          "confirm": "carol-password-2", "csrf_token": csrf}).status_code == 302
+    with app.app_context(), connection():
+        add_members("team", ["carol"], actor="root")
+        with pytest.raises(NotFound):
+            add_members("team", ["carol", "nobody"], actor="root")
+        assert [m.user.login for m in UserGroupMember.select()] == ["carol"]  # the failed call changed nothing
+    created = rows(app, action="user-create")[-1]
+    assert (created.actor, created.details) == ("carol", {"user": "carol", "is_admin": False})
+    changed = rows(app, action="password-change")[0]
+    assert (changed.actor, changed.details, changed.ip) == ("carol", {"user": "carol"}, "127.0.0.1")
+    group = [r for r in rows(app, action="role-change") if r.details.get("group") == "team"]
+    assert [(r.actor, r.details["added"]) for r in group] == [("root", ["carol"])]

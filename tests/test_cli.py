@@ -73,9 +73,9 @@ class Cli:
 
     def close(self):
         if self._app is not None:
-            from alexandrie.testing import _reset_database
+            from alexandrie.testing import reset_database
 
-            _reset_database(self._app)
+            reset_database(self._app)
 
 
 @pytest.fixture
@@ -131,8 +131,8 @@ extra = ["dep:imp-opt"]
 
 
 def test_user_create_reads_the_password_from_stdin_and_stores_only_its_hash(make_cli):
-    from alexandrie.auth import password_matches
     from alexandrie.models import User
+    from alexandrie.services.users import password_matches
 
     cli = make_cli()
     result = cli.run("user", "create", "alice", "--email", "alice@example.com", "--password-stdin",

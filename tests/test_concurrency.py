@@ -145,7 +145,7 @@ def test_parallel_publishes_with_dependencies_on_each_other_leave_consistent_row
 
 def test_yanks_racing_publishes_leave_the_index_file_equal_to_the_database(module_registry, tokens):
     """Each write re-renders the crate's whole file: a yank must not overwrite a concurrent publish's line."""
-    from alexandrie.index_files import render_index_file
+    from alexandrie.services.index_files import render_index_file
 
     owner = tokens[3]
     olds = [f"1.0.{i}" for i in range(PUBLISHERS // 2)]

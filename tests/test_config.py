@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-import alexandrie_storage_disk
 import pytest
 from click.testing import CliRunner
 
+import alexandrie_storage_disk
 from alexandrie.app import create_app
 from alexandrie.cli import main
 from alexandrie.config import load_config, parse_size, sqlite_url_relative_to
@@ -51,9 +51,9 @@ def test_bad_sizes_name_the_key_and_the_fix(value):
 
 def test_sizes_in_a_config_file_are_parsed(tmp_path):
     path = write_config(tmp_path, '[general]\nmax_crate_size = "1 MiB"\nmax_unpacked_size = 2048\n')
-    general = load_config(path)["general"]
-    assert general["max_crate_size"] == 1024**2 and general["max_unpacked_size"] == 2048
-    assert general["max_metadata_size"] == 2 * 1024**2
+    general = load_config(path).general
+    assert general.max_crate_size == 1024**2 and general.max_unpacked_size == 2048
+    assert general.max_metadata_size == 2 * 1024**2
 
 
 def test_a_bad_size_in_a_config_file_fails_at_load(tmp_path):
@@ -71,21 +71,21 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path, monkeypatch)
                                           '[database]\nurl = "sqlite:///db/reg.db"\n')
     monkeypatch.chdir(tmp_path)
     config = load_config(path)
-    assert config["storage"]["path"] == str(tmp_path / "etc" / "crates")
-    assert config["index"]["path"] == str(tmp_path / "index")
-    assert config["database"]["url"] == f"sqlite:///{tmp_path}/etc/db/reg.db"
-    assert config["base_dir"] == str(tmp_path / "etc")
+    assert config.storage["path"] == str(tmp_path / "etc" / "crates")
+    assert config.index["path"] == str(tmp_path / "index")
+    assert config.database.url == f"sqlite:///{tmp_path}/etc/db/reg.db"
+    assert config.base_dir == str(tmp_path / "etc")
 
 
 def test_relative_config_path_given_from_another_folder(tmp_path, monkeypatch):
     write_config(tmp_path / "conf", '[storage]\npath = "crates"\n')
     monkeypatch.chdir(tmp_path)
-    assert load_config("conf/alexandrie.toml")["storage"]["path"] == str(tmp_path / "conf" / "crates")
+    assert load_config("conf/alexandrie.toml").storage["path"] == str(tmp_path / "conf" / "crates")
 
 
 def test_absolute_paths_stay(tmp_path):
     path = write_config(tmp_path, f'[storage]\npath = "{tmp_path}/elsewhere"\n')
-    assert load_config(path)["storage"]["path"] == str(tmp_path / "elsewhere")
+    assert load_config(path).storage["path"] == str(tmp_path / "elsewhere")
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -113,22 +113,22 @@ def test_the_plain_path_sqlite_form_works_for_a_real_app(tmp_path):
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config()
-    assert config["storage"] == {"type": "disk", "path": str(tmp_path / "data" / "crate-storage")}
-    assert config["database"]["url"] == f"sqlite:///{tmp_path}/data/alexandrie.db"
-    assert config["general"]["public_url"] == "http://127.0.0.1:3000"
+    assert dict(config.storage) == {"type": "disk", "path": str(tmp_path / "data" / "crate-storage")}
+    assert config.database.url == f"sqlite:///{tmp_path}/data/alexandrie.db"
+    assert config.general.public_url == "http://127.0.0.1:3000"
 
 
 def test_the_file_in_the_working_folder_is_found(tmp_path, monkeypatch):
     write_config(tmp_path, '[general]\nregistry_name = "here"\n')
     monkeypatch.chdir(tmp_path)
-    assert load_config()["general"]["registry_name"] == "here"
+    assert load_config().general.registry_name == "here"
 
 
 def test_alexandrie_config_names_the_file(tmp_path, monkeypatch):
     path = write_config(tmp_path / "x", '[general]\nregistry_name = "from-env"\n')
     monkeypatch.setenv("ALEXANDRIE_CONFIG", str(path))
     monkeypatch.chdir(tmp_path)
-    assert load_config()["general"]["registry_name"] == "from-env"
+    assert load_config().general.registry_name == "from-env"
 
 
 def test_a_missing_config_file_is_an_error(tmp_path):
@@ -151,7 +151,7 @@ def test_public_url_must_be_http(tmp_path, url):
 
 def test_public_url_loses_its_trailing_slash(tmp_path):
     path = write_config(tmp_path, '[general]\npublic_url = "https://crates.example.com/"\n')
-    assert load_config(path)["general"]["public_url"] == "https://crates.example.com"
+    assert load_config(path).general.public_url == "https://crates.example.com"
 
 
 # --- Environment overrides -----------------------------------------------------------------------------
@@ -165,18 +165,18 @@ def test_environment_overrides_win_over_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("ALEXANDRIE_GENERAL_MAX_CRATE_SIZE", "1 MiB")
     monkeypatch.setenv("ALEXANDRIE_STORAGE_PATH", "from-env")
     config = load_config(path)
-    assert config["database"]["url"] == "postgresql://postgres@127.0.0.1/test"
-    assert config["general"]["threads"] == 16
-    assert config["general"]["auth_required"] is True
-    assert config["general"]["max_crate_size"] == 1024**2
-    assert config["storage"]["path"] == str(tmp_path / "from-env")
+    assert config.database.url == "postgresql://postgres@127.0.0.1/test"
+    assert config.general.threads == 16
+    assert config.general.auth_required is True
+    assert config.general.max_crate_size == 1024**2
+    assert config.storage["path"] == str(tmp_path / "from-env")
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("ON", True), ("0", False),
                                              ("false", False), ("no", False)])
 def test_boolean_overrides(tmp_path, monkeypatch, value, expected):
     monkeypatch.setenv("ALEXANDRIE_GENERAL_AUTH_REQUIRED", value)
-    assert load_config(write_config(tmp_path, ""))["general"]["auth_required"] is expected
+    assert load_config(write_config(tmp_path, "")).general.auth_required is expected
 
 
 def test_a_bad_number_in_the_environment_names_the_variable(tmp_path, monkeypatch):
@@ -191,12 +191,12 @@ def test_unrelated_and_plugin_variables_are_not_overrides(tmp_path, monkeypatch)
     monkeypatch.setenv("ALEXANDRIE_NOSUCH_KEY", "x")
     monkeypatch.setenv("ALEXANDRIE_DISABLE_PLUGINS", "a,b")
     config = load_config(write_config(tmp_path, ""))
-    assert config["plugins"] == {} and "nosuch" not in config and "disable" not in config
+    assert dict(config.plugins) == {} and config.disabled_plugins == ("a", "b")
 
 
 def test_environment_overrides_apply_to_a_config_mapping(tmp_path, monkeypatch):
     monkeypatch.setenv("ALEXANDRIE_GENERAL_REGISTRY_NAME", "mapped")
-    assert load_config({"base_dir": str(tmp_path)})["general"]["registry_name"] == "mapped"
+    assert load_config({"base_dir": str(tmp_path)}).general.registry_name == "mapped"
 
 
 # --- Backends chosen by name -------------------------------------------------------------------------------
@@ -248,3 +248,72 @@ def test_the_cli_reports_an_unknown_storage_type_without_a_traceback(tmp_path):
 def test_a_bad_number_in_the_file_names_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=key):
         load_config(write_config(tmp_path, text))
+
+
+# --- Typed settings: a wrong type, an unknown key or section stops the start-up -------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[general]\nauth_required = "false"\n', '[general] auth_required = "false": write true or false, without quotes'),
+    ('[general]\nauth_required = "maybe"\n', '[general] auth_required = "maybe": write true or false'),
+    ('[general]\nthreads = "4"\n', '[general] threads = "4": write a whole number of at least 1, without quotes'),
+    ('[general]\nthreads = 0\n', "[general] threads = 0: write a whole number of at least 1"),
+    ('[frontend]\nenabled = 1\n', "[frontend] enabled = 1: write true or false"),
+    ('[limits]\npublish = 30\n', "[limits] publish = 30: write text, in quotes"),
+    ('[storage]\ntype = 7\n', '[storage] type = 7: write the backend\'s name, like type = "disk"'),
+])
+def test_a_value_of_the_wrong_type_names_the_file_the_key_and_what_is_allowed(tmp_path, text, expected):
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(f"{path}: ") and expected in str(caught.value)
+
+
+def test_an_unknown_key_is_an_error_with_a_did_you_mean(tmp_path):
+    path = write_config(tmp_path, '[general]\nbind_adress = "0.0.0.0:3000"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert f"{path}: [general] bind_adress is not a setting (did you mean bind_address?)" in message
+    assert "registry_name" in message  # and lists what [general] takes
+
+
+def test_an_unknown_section_is_an_error_with_a_did_you_mean(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[databse\] is not a section of the configuration \(did you mean "
+                                          r"database\?\)"):
+        load_config(write_config(tmp_path, '[databse]\nurl = "x.db"\n'))
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    ("ALEXANDRIE_GENERAL_AUTH_REQUIRED", "ture", "ALEXANDRIE_GENERAL_AUTH_REQUIRED='ture': [general] auth_required "
+                                                 "takes true or false"),
+    ("ALEXANDRIE_GENERAL_AUTH_REQUIRED", "", "[general] auth_required takes true or false"),
+    ("ALEXANDRIE_GENERAL_BIND_ADRESS", "0.0.0.0:1", "[general] bind_adress is not a setting (did you mean "
+                                                    "bind_address?)"),
+    ("ALEXANDRIE_DATABASE_MAX_CONNS", "-2", "ALEXANDRIE_DATABASE_MAX_CONNS='-2': [database] max_conns takes a whole"),
+])
+def test_an_ambiguous_environment_override_fails_closed(tmp_path, monkeypatch, variable, value, expected):
+    path = write_config(tmp_path, "[general]\nauth_required = true\n")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert expected in str(caught.value)
+
+
+def test_settings_are_frozen_and_typed(tmp_path):
+    import dataclasses
+
+    settings = load_config(write_config(tmp_path, '[general]\nmax_crate_size = "1 MiB"\n'))
+    assert isinstance(settings.general.max_crate_size, int) and settings.general.auth_required is False
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.general.auth_required = True
+    with pytest.raises(TypeError):
+        settings.storage["path"] = "/elsewhere"
+
+
+def test_the_cli_reports_a_wrong_type_in_two_lines_without_a_traceback(tmp_path):
+    path = write_config(tmp_path, '[general]\nauth_required = "false"\n[database]\nurl = "reg.db"\n')
+    result = CliRunner().invoke(main, ["--config", str(path), "init"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip().splitlines() == [
+        f'Error: {path}: [general] auth_required = "false": write true or false, without quotes']

@@ -14,17 +14,12 @@ import pytest
 from alexandrie.config import load_config
 from alexandrie.db import connection, open_database
 from alexandrie.models import Crate, Version, VersionDownload
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
+from alexandrie.testing import create_user_with_token, publish
 
 
 @pytest.fixture
 def token(app):
     return create_user_with_token(app, "alice")
-
-
-def publish(client, token, name, version="1.0.0", **fields):
-    body = publish_body(crate_metadata(name, version, **fields), make_crate(name, version))
-    return client.put("/api/v1/crates/new", data=body, headers={"Authorization": token})
 
 
 def search(client, query, **params):
@@ -37,7 +32,7 @@ def test_search_matches_and_ranks_alike(client, token):
     for name, description in [("serde", "A serialization framework"), ("serde_json", "JSON for Serde"),
                               ("serde-yaml", "YAML"), ("jsonpath", "Query JSON documents"),
                               ("a-b", "first"), ("axb", "second"), ("donnees", "ÉCOLE des DONNÉES 🦀")]:
-        assert publish(client, token, name, description=description).status_code == 200
+        assert publish(client, token, name, "1.0.0", description=description).status_code == 200
     assert search(client, "serde") == ["serde", "serde_json", "serde-yaml"]
     assert search(client, "JSON") == ["jsonpath", "serde_json"]
     assert search(client, "a_b") == ["a-b"]  # "_" is not a wildcard
@@ -49,7 +44,7 @@ def test_search_matches_and_ranks_alike(client, token):
 
 
 def test_download_counts_add_up_across_flushes(app, client, token):
-    assert publish(client, token, "counted").status_code == 200
+    assert publish(client, token, "counted", "1.0.0").status_code == 200
     counter = app.extensions["alexandrie"].downloads
     for burst in (3, 2):
         for _ in range(burst):
@@ -72,7 +67,7 @@ def test_versions_differing_only_in_case_are_distinct(app, client, token):
 
 def test_large_and_unicode_text_round_trips(app, client, token):
     readme = "# Crab 🦀\n" + "Ünïcödé text, long enough to pass 64 KiB. " * 3000
-    response = publish(client, token, "texty", description="Ferris 🦀 says ça va", readme=readme,
+    response = publish(client, token, "texty", "1.0.0", description="Ferris 🦀 says ça va", readme=readme,
                        readme_file="README.md", keywords=["crab"])
     assert response.status_code == 200, response.get_json()
     with app.app_context(), connection():
@@ -105,7 +100,7 @@ def test_concurrent_publishes_never_both_win(app, token):
 
 @pytest.mark.sqlite_only
 def test_sqlite_readers_are_not_blocked_by_a_publish(app, client, token):
-    assert publish(client, token, "readable").status_code == 200
+    assert publish(client, token, "readable", "1.0.0").status_code == 200
     path = app.extensions["alexandrie"].database.database
     writer = sqlite3.connect(path, isolation_level=None, timeout=1)
     writer.execute("BEGIN IMMEDIATE")  # what a publish holds for its whole transaction
@@ -137,5 +132,5 @@ def test_database_urls_open_a_pool_of_max_conns(url, kind, name):
 def test_plain_paths_are_sqlite_relative_to_the_config(tmp_path):
     (tmp_path / "alexandrie.toml").write_text('[database]\nurl = "state/reg.db"\nmax_conns = 3\n')
     settings = load_config(str(tmp_path / "alexandrie.toml"))
-    assert settings["database"]["url"] == f"sqlite:///{Path(tmp_path, 'state', 'reg.db').resolve()}"
-    assert settings["database"]["max_conns"] == 3
+    assert settings.database.url == f"sqlite:///{Path(tmp_path, 'state', 'reg.db').resolve()}"
+    assert settings.database.max_conns == 3

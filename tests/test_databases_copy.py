@@ -5,10 +5,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
+import alexandrie_storage_minio
 from alexandrie.cli import main
 from alexandrie.db import connection
 from alexandrie.models import Crate, User, Version
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
+from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
 
 
 def _publish(client, token, name, version, **fields):
@@ -19,9 +20,9 @@ def _publish(client, token, name, version, **fields):
 
 def _config_file(path, app) -> str:
     """The source app's settings as an alexandrie.toml."""
-    settings = app.extensions["alexandrie"].config
-    path.write_text(f'[database]\nurl = "{settings["database"]["url"]}"\n'
-                    f'[storage]\ntype = "disk"\npath = "{settings["storage"]["path"]}"\n')
+    settings = app.extensions["alexandrie"].settings
+    path.write_text(f'[database]\nurl = "{settings.database.url}"\n'
+                    f'[storage]\ntype = "disk"\npath = "{settings.storage["path"]}"\n')
     return str(path)
 
 
@@ -55,7 +56,7 @@ def test_copy_moves_rows_files_and_readmes_to_another_database_and_storage(sourc
     assert result.exit_code == 0, result.output
     assert "crate files: 3 copied, 0 already there, all checksums verified" in result.output
 
-    dest = make_app(database={"url": dest_url}, storage=storage)
+    dest = make_app(plugins=[alexandrie_storage_minio], database={"url": dest_url}, storage=storage)
     client = dest.test_client()
     with app.app_context(), connection():
         before = [(v.crate.name, v.num, v.cksum, v.readme_html, v.downloads) for v in Version.select().order_by(Version.id)]
@@ -92,5 +93,5 @@ def test_a_corrupt_source_file_is_reported_not_copied(source, scratch_database, 
 def test_copy_refuses_to_copy_onto_itself(source):
     app, token, config = source
     result = CliRunner().invoke(main, ["--config", config, "db", "copy", "--to", app.extensions["alexandrie"]
-                                       .config["database"]["url"]])
+                                       .settings.database.url])
     assert result.exit_code != 0 and "the destination database is the source database" in result.output

@@ -2,19 +2,25 @@
 
 import pytest
 
+import alexandrie_storage_minio
 from alexandrie import hookimpl
 from alexandrie.db import connection
 from alexandrie.models import Crate, IndexFile, Version
-from alexandrie.testing import (LiveServer, _admin_connection, create_user_with_token, crate_metadata, make_crate,
-                                publish_body, require, server_kind, write_package)
+from alexandrie.testing import (
+    LiveServer,
+    crate_metadata,
+    create_user_with_token,
+    make_crate,
+    publish_body,
+    server_kind,
+    write_package,
+)
+from alexandrie.testing.databases import _admin_connection
+from alexandrie_storage_minio.testing import MotoServer
 
 
 @pytest.fixture
 def moto_server():
-    try:
-        from alexandrie_storage_minio.testing import MotoServer
-    except ImportError:
-        require(False, "the alexandrie-storage-minio plugin is not installed")
     server = MotoServer().start()
     yield server
     server.stop()
@@ -32,7 +38,8 @@ class StopsStorage:
 
 
 def test_storage_outage_mid_publish_tells_cargo_and_stores_nothing(make_app, moto_server, cargo_factory, tmp_path):
-    app = make_app(plugins=[StopsStorage(moto_server)], storage=moto_server.storage_settings(retries=0))
+    app = make_app(plugins=[alexandrie_storage_minio, StopsStorage(moto_server)],
+                   storage=moto_server.storage_settings(retries=0))
     token = create_user_with_token(app, "alice")
     server = LiveServer(app).start()
     try:
@@ -78,14 +85,14 @@ class DropsConnections:
         if self.armed:
             self.armed = False
             from flask import current_app
-            self.killed = _kill_app_connections(current_app.extensions["alexandrie"].config["database"]["url"])
+            self.killed = _kill_app_connections(current_app.extensions["alexandrie"].settings.database.url)
 
 
 @pytest.mark.server_database
 def test_a_dropped_database_connection_is_recovered_on_the_next_request(make_app):
     dropper = DropsConnections()
     app = make_app(plugins=[dropper])
-    url = app.extensions["alexandrie"].config["database"]["url"]
+    url = app.extensions["alexandrie"].settings.database.url
     token = create_user_with_token(app, "alice")
     client = app.test_client()
 

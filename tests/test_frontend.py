@@ -3,16 +3,16 @@
 import re
 from datetime import date, timedelta
 
-import alexandrie_render_mistune
-import alexandrie_storage_disk
 import pytest
 from click.testing import CliRunner
 
+import alexandrie_render_mistune
+import alexandrie_storage_disk
 from alexandrie import hookimpl
-from alexandrie.access import set_restricted
 from alexandrie.db import connection, write_transaction
 from alexandrie.models import ApiToken, Crate, Version, VersionDownload
-from alexandrie.testing import create_user_with_token, crate_metadata, dependency, make_crate, publish_body
+from alexandrie.services.crates import change_read_access
+from alexandrie.testing import crate_metadata, create_user_with_token, dependency, make_crate, publish_body
 
 README = """# Widget
 
@@ -176,8 +176,8 @@ def test_keyword_category_and_user_pages(seeded):
 
 
 def test_restricted_crates_are_absent_for_anonymous_visitors(seeded):
-    with seeded.app.app_context(), connection(), write_transaction():
-        set_restricted(Crate.get(Crate.name == "widget"), True)
+    with seeded.app.app_context(), connection():
+        change_read_access("widget", "root", restricted=True)
     seeded.text("/crates/widget", status=404)
     assert 'href="/crates/widget"' not in seeded.text("/")
     assert 'href="/crates/widget"' not in seeded.text("/search?q=widget")
@@ -292,7 +292,7 @@ def test_readme_rerender_updates_stored_html(ui, tmp_path):
     registry.publish("stale", readme=README, readme_file="README.md")
     with registry.app.app_context(), connection(), write_transaction():
         Version.update(readme_html="<p>old</p>").execute()
-    from alexandrie.readmes import rerender_all
+    from alexandrie.services.readmes import rerender_all
 
     with registry.app.app_context(), connection():
         assert rerender_all() == 1

@@ -9,19 +9,15 @@ import flask
 import peewee
 from click.testing import CliRunner
 
-from alexandrie import BackendSpec, IndexBackend, PublishEvent, Storage, hookimpl
+from alexandrie import BackendSpec, IndexBackend, MachinePath, PublishEvent, Storage, hookimpl
 from alexandrie.auth import Identity
-from alexandrie.cli import in_app, main
+from alexandrie.cli import CliContext, in_app, main
 from alexandrie.db import BaseModel, connection
 from alexandrie.errors import Forbidden
 from alexandrie.models import User, Version
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
-
-
-def publish(client, token, name, version="0.1.0", headers=None, **fields):
-    body = publish_body(crate_metadata(name, version, **fields), make_crate(name, version))
-    return client.put("/api/v1/crates/new", data=body, headers={**({"Authorization": token} if token else {}),
-                                                                 **(headers or {})})
+from alexandrie.plugins import get_plugin_manager
+from alexandrie.services.tokens import create_token
+from alexandrie.testing import KIT_PLUGINS, create_user_with_token, make_crate, publish
 
 
 def detail(response) -> str:
@@ -63,7 +59,7 @@ def test_hook_alexandrie_blueprints(make_app, tmp_path):
 
             @bp.get("/<who>")
             def hello(who):
-                name = flask.current_app.extensions["alexandrie"].config["general"]["registry_name"]
+                name = flask.current_app.extensions["alexandrie"].settings.general.registry_name
                 return flask.render_template("greeter/hello.html", who=who, registry=name)
 
             return [bp]
@@ -91,6 +87,44 @@ def test_hook_alexandrie_models(make_app):
         assert [n.text for n in Note.select()] == ["reviewed"]
 
 
+def test_hook_alexandrie_machine_paths(make_app):
+    """A plugin's machine path gets what /api/ gets: JSON errors, no CSRF, the token gate with its challenge."""
+    bot = flask.Blueprint("bot", __name__, url_prefix="/-/bot")
+    bot.add_url_rule("/status", "status", lambda: flask.jsonify({"ok": True}), methods=["GET", "POST"])
+
+    class Bot:
+        @hookimpl
+        def alexandrie_machine_paths(self, app):
+            return [MachinePath("/-/bot/", read_only=True, challenge='Basic realm="bot"')]
+
+        @hookimpl
+        def alexandrie_blueprints(self, app):
+            return [bot]
+
+    app = make_app(plugins=[Bot()], general={"auth_required": True}, limits={"enabled": False})
+    client, reader = app.test_client(), create_user_with_token(app, "alice")
+    with app.app_context(), connection():
+        writer = create_token(User.get(User.login == "alice"), "ci", scopes=["publish-update"])[1]
+    anonymous = client.get("/-/bot/status")
+    assert anonymous.status_code == 401 and "needs an API token" in detail(anonymous)
+    assert anonymous.headers.get_all("WWW-Authenticate")[-1] == 'Basic realm="bot"'
+    assert client.post("/-/bot/status", headers={"Authorization": reader}).get_json() == {"ok": True}  # no CSRF
+    refused = client.post("/-/bot/status", headers={"Authorization": writer})  # read-only: POST reads too
+    assert refused.status_code == 403 and "lacks the `read` scope" in detail(refused)
+    assert detail(client.get("/-/bot/nothing", headers={"Authorization": reader})) == "nothing at /-/bot/nothing"
+
+
+def test_hook_alexandrie_stylesheets(make_app):
+    class Themed:
+        @hookimpl
+        def alexandrie_stylesheets(self, app):
+            return ["/-/themed/style.css"]
+
+    page = make_app(plugins=[Themed()]).test_client().get("/").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/-/themed/style.css">' in page
+    assert "/-/themed/" not in make_app().test_client().get("/").get_data(as_text=True)
+
+
 def test_hook_alexandrie_commands(make_app, tmp_path, monkeypatch):
     @click.command("count-users")
     @in_app
@@ -103,24 +137,20 @@ def test_hook_alexandrie_commands(make_app, tmp_path, monkeypatch):
         def alexandrie_commands(self):
             return [count_users]
 
-    import alexandrie.app
-    import alexandrie.plugins
+    def with_plugin() -> CliContext:
+        """The seam for tests: the command line's plugin manager, passed in instead of discovered."""
+        return CliContext(pm=get_plugin_manager(load_entrypoints=False, named=KIT_PLUGINS, plugins=[Commands()]))
 
-    real = alexandrie.plugins.get_plugin_manager
-
-    def with_plugin(*args, **kwargs):
-        return real(*args, **{**kwargs, "plugins": [Commands()]})
-
-    monkeypatch.setattr(alexandrie.plugins, "get_plugin_manager", with_plugin)
-    monkeypatch.setattr(alexandrie.app, "get_plugin_manager", with_plugin)
     app = make_app()
     create_user_with_token(app, "alice")
     config = tmp_path / "alexandrie.toml"
-    config.write_text(f'[database]\nurl = "{app.extensions["alexandrie"].config["database"]["url"]}"\n'
+    config.write_text(f'[database]\nurl = "{app.extensions["alexandrie"].settings.database.url}"\n'
                       f'[storage]\npath = "{tmp_path / "storage"}"\n')
-    result = CliRunner().invoke(main, ["--config", str(config), "count-users"], catch_exceptions=False)
+    result = CliRunner().invoke(main, ["--config", str(config), "count-users"], obj=with_plugin(),
+                                catch_exceptions=False)
     assert result.exit_code == 0 and result.output == "1 users\n"
-    assert "count-users" in CliRunner().invoke(main, ["--config", str(config), "--help"]).output
+    assert "count-users" in CliRunner().invoke(main, ["--config", str(config), "--help"], obj=with_plugin()).output
+    assert "count-users" not in CliRunner().invoke(main, ["--config", str(config), "--help"]).output
 
 
 # --- Backends -----------------------------------------------------------------------------------------
@@ -330,6 +360,7 @@ def test_hook_alexandrie_event(make_app):
 
     app = make_app(plugins=[Recorder()])
     client, token = app.test_client(), create_user_with_token(app, "alice")
+    seen.clear()  # the account's and the token's events
     publish(client, token, "evented", description="x")
     publish(client, token, "evented", description="x")  # a duplicate fails: no event
     client.delete("/api/v1/crates/evented/0.1.0/yank", headers={"Authorization": token})
@@ -338,6 +369,39 @@ def test_hook_alexandrie_event(make_app):
     event, in_transaction, committed = seen[0]
     assert isinstance(event, PublishEvent) and event.version == "0.1.0" and event.new_crate
     assert not in_transaction and committed == ["0.1.0"]  # fired after the commit
+
+
+def test_hook_alexandrie_event_in_transaction(make_app):
+    """Rows written here commit with the change; raising here undoes the change, its file and its event."""
+    seen, told = [], []
+
+    class Outbox:
+        @hookimpl
+        def alexandrie_event_in_transaction(self, event):
+            database = flask.current_app.extensions["alexandrie"].database
+            seen.append((event.name, database.in_transaction(), [v.num for v in Version.select()]))
+            Note.create(crate=getattr(event, "crate", "-"), text=event.name)
+            if getattr(event, "version", None) == "0.2.0":
+                raise RuntimeError("the outbox is full")
+
+        @hookimpl
+        def alexandrie_models(self):
+            return [Note]
+
+        @hookimpl
+        def alexandrie_event(self, event):
+            told.append(event.name)
+
+    app = make_app(plugins=[Outbox()])
+    client, token = app.test_client(), create_user_with_token(app, "alice")
+    seen.clear(), told.clear()
+    assert publish(client, token, "boxed").status_code == 200
+    assert seen == [("publish", True, ["0.1.0"])]  # inside the transaction, the new row visible
+    assert publish(client, token, "boxed", "0.2.0").status_code == 500
+    assert versions(app) == ["0.1.0"] and told == ["publish"]
+    assert not app.extensions["alexandrie"].storage.crate_exists("boxed", "0.2.0")
+    with app.app_context(), connection():
+        assert [n.text for n in Note.select().where(Note.crate == "boxed")] == ["publish"]
 
 
 def test_hook_alexandrie_event_failure_is_logged_and_never_fails_the_publish(make_app, caplog):
@@ -355,11 +419,14 @@ def test_hook_alexandrie_event_failure_is_logged_and_never_fails_the_publish(mak
 
     app = make_app(plugins=[Healthy(), Broken()])
     client = app.test_client()
-    with caplog.at_level(logging.ERROR, logger="alexandrie.notify"):
-        response = publish(client, create_user_with_token(app, "alice"), "sturdy")
+    token = create_user_with_token(app, "alice")
+    received.clear()  # the account's and the token's events
+    with caplog.at_level(logging.ERROR, logger="alexandrie.services.changes"):
+        caplog.clear()
+        response = publish(client, token, "sturdy")
     assert response.status_code == 200 and versions(app) == ["0.1.0"]
     assert received == ["publish"]  # the other plugins still get the event
-    [record] = [r for r in caplog.records if r.name == "alexandrie.notify"]
+    [record] = [r for r in caplog.records if r.name == "alexandrie.services.changes"]
     assert "Broken" in record.getMessage() and "publish" in record.getMessage()
     assert "chat server unreachable" in record.exc_text
     assert client.get("/api/v1/crates/sturdy/0.1.0/download").status_code == 200

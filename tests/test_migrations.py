@@ -16,7 +16,7 @@ from alexandrie.db import connection, open_database
 from alexandrie.errors import ConfigError
 from alexandrie.migrations import Migration, SchemaError, ensure_schema, read_version
 from alexandrie.models import MODELS, Crate
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
+from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
 
 SNAPSHOTS = Path(__file__).parent / "schema"
 

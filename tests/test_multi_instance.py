@@ -14,8 +14,18 @@ import urllib.request
 
 import pytest
 
-from alexandrie.testing import (Cargo, create_user_with_token, crate_metadata, free_port, make_crate, publish_body,
-                                require_tool, stop_process, write_package)
+import alexandrie_storage_minio
+from alexandrie.testing import (
+    Cargo,
+    crate_metadata,
+    create_user_with_token,
+    free_port,
+    make_crate,
+    publish_body,
+    require_tool,
+    stop_process,
+    write_package,
+)
 
 
 def _toml(value) -> str:
@@ -112,7 +122,8 @@ def _sign_in(instance, opener, login, password):
 def shared_registry(make_app, s3_server, tmp_path):
     database_url = os.environ.get("ALEXANDRIE_TEST_DATABASE_URL")
     storage = s3_server.storage_settings()
-    admin_app = make_app(storage=storage)  # creates the schema and the bucket; its teardown empties the database
+    # Creates the schema and the bucket; its teardown empties the database.
+    admin_app = make_app(plugins=[alexandrie_storage_minio], storage=storage)
     instances = [Instance(tmp_path, name, database_url, storage).start() for name in ("east", "west")]
     try:
         for instance in instances:

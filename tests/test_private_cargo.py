@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token
 from alexandrie.db import connection
 from alexandrie.models import utcnow
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
 from alexandrie.testing import LiveServer, write_package
 
 pytestmark = pytest.mark.cargo

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from alexandrie.access import add_reader, set_restricted
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token, revoke_token
-from alexandrie.crates import find_crate
+from alexandrie import testing as kit
 from alexandrie.db import connection
-from alexandrie.groups import add_members
 from alexandrie.models import User, utcnow
-from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body
+from alexandrie.services.crates import change_read_access
+from alexandrie.services.groups import add_members
+from alexandrie.services.tokens import create_token, revoke_token
+from alexandrie.services.users import create_user
+from alexandrie.testing import dependency, make_crate, sign_in
 
 SECRET = "secret-crate"
 SECRET_CKSUM = hashlib.sha256(make_crate(SECRET, "0.1.0")).hexdigest()
@@ -22,10 +22,10 @@ SECRET_WORDS = ("The secret-crate crate", "TOPSECRETREADME", SECRET_CKSUM, '"nam
 
 
 def publish(client, token, name, version="0.1.0", **fields):
-    meta = crate_metadata(name, version, description=f"The {name} crate", readme="TOPSECRETREADME"
-                          if name == SECRET else "public readme", readme_file="README.md", **fields)
-    return client.put("/api/v1/crates/new", data=publish_body(meta, make_crate(name, version)),
-                      headers={"Authorization": token})
+    """The kit's publish, with a description and a README (the secret crate's says TOPSECRETREADME)."""
+    readme = "TOPSECRETREADME" if name == SECRET else "public readme"
+    return kit.publish(client, token, name, version, description=f"The {name} crate", readme=readme,
+                       readme_file="README.md", **fields)
 
 
 def make_registry(make_app, auth_required: bool):
@@ -49,7 +49,7 @@ def make_registry(make_app, auth_required: bool):
     assert publish(client, tokens["alice"], SECRET, deps=[dependency("public-crate", "^0.1")],
                    keywords=["hush"]).status_code == 200
     with app.app_context(), connection():
-        set_restricted(find_crate(SECRET), True)
+        change_read_access(SECRET, "root", restricted=True)
     return app, client, tokens
 
 
@@ -116,7 +116,7 @@ def test_every_path_refuses_without_a_valid_token(private, credential):
 
 
 def _public_url(app):
-    return app.extensions["alexandrie"].config["general"]["public_url"]
+    return app.extensions["alexandrie"].settings.general.public_url
 
 
 def test_refusals_say_why(private):
@@ -192,22 +192,21 @@ def test_restricted_crate_is_visible_to_owner_admin_readers_and_groups(private):
     assert visible_everywhere(client, tokens["alice"]) == everywhere
     assert visible_everywhere(client, tokens["root"]) == everywhere
     with app.app_context(), connection():
-        add_reader(find_crate(SECRET), user=User.get(User.login == "bob"))
+        change_read_access(SECRET, "root", add_readers=["bob"])
     assert visible_everywhere(client, tokens["bob"]) == everywhere
     with app.app_context(), connection():
         carol = create_user("carol")
         carol_token = create_token(carol, "t")[1]
         assert visible_everywhere(client, carol_token)["index"] is False
         add_members("team", ["carol"])
-        from alexandrie.groups import find_group
-        add_reader(find_crate(SECRET), group=find_group("team"))
+        change_read_access(SECRET, "root", add_readers=["@team"])
     assert visible_everywhere(client, carol_token) == everywhere
 
 
 def test_reader_may_not_write(private):
     app, client, tokens = private
     with app.app_context(), connection():
-        add_reader(find_crate(SECRET), user=User.get(User.login == "bob"))
+        change_read_access(SECRET, "root", add_readers=["bob"])
     response = call(client, "DELETE", "/api/v1/crates/secret-crate/0.1.0/yank", tokens["bob"])
     assert response.status_code == 403 and "not an owner" in response.get_json()["errors"][0]["detail"]
 
@@ -224,14 +223,6 @@ def test_public_registry_hides_restricted_crates_from_anonymous_readers(make_app
 def test_config_json_says_auth_required(private):
     _, client, tokens = private
     assert call(client, "GET", "/index/config.json", tokens["bob"]).get_json()["auth-required"] is True
-
-
-def sign_in(client, login):
-    page = client.get("/account/login").text
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/account/login", data={"login": login, "password": f"password-{login}",
-                                                   "csrf_token": csrf})
-    assert response.status_code == 302, response.text
 
 
 def without_csrf_token(page):

@@ -9,18 +9,18 @@ import struct
 import tarfile
 from pathlib import Path
 
-import alexandrie_storage_disk
 import pytest
 
-from alexandrie.accounts import create_user
+import alexandrie_storage_disk
 from alexandrie.app import create_app
-from alexandrie.auth import create_token
 from alexandrie.db import connection
 from alexandrie.errors import AlexandrieError
 from alexandrie.models import ApiToken, Crate, Dependency, IndexFile, Version, utcnow
-from alexandrie.tarball import inspect_crate
 from alexandrie.plugins import get_plugin_manager
-from alexandrie.testing import _reset_database, crate_metadata, dependency, make_crate, publish_body
+from alexandrie.rules.tarball import inspect_crate
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
+from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body, reset_database
 from alexandrie.testing import test_config as registry_config
 
 NAME, VERS = "hostile", "0.1.0"
@@ -32,7 +32,7 @@ class Registry:
     def __init__(self, app, token):
         self.app, self.token = app, token
         self.client = app.test_client()
-        self.storage_dir = Path(app.extensions["alexandrie"].config["storage"]["path"])
+        self.storage_dir = Path(app.extensions["alexandrie"].settings.storage["path"])
 
     def put(self, body: bytes, token: str | None = "default", **headers):
         token = self.token if token == "default" else token
@@ -83,7 +83,7 @@ def shared_registry(tmp_path_factory):
     # Rate limiting would answer 429 after 30 publishes; it has its own tests.
     app = build_core_app(tmp_path_factory.mktemp("refusals"), general=LIMITS, limits={"enabled": False})
     yield Registry(app, quick_token(app, "mallory"))
-    _reset_database(app)
+    reset_database(app)
 
 
 @pytest.fixture
@@ -388,9 +388,9 @@ def test_gzip_bomb_is_refused(registry):
 
 
 def test_too_many_entries_are_refused(registry, monkeypatch):
-    import alexandrie.tarball
+    import alexandrie.rules.tarball
 
-    monkeypatch.setattr(alexandrie.tarball, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(alexandrie.rules.tarball, "MAX_ENTRIES", 5)
     tarball = make_crate(NAME, VERS, files={f"src/m{i}.rs": b"" for i in range(5)})
     assert_refused(registry, registry.publish(tarball=tarball), 400, "5 entries")
 

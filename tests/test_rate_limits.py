@@ -4,16 +4,11 @@ import re
 
 import pytest
 
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token
 from alexandrie.db import connection
 from alexandrie.errors import ConfigError
-from alexandrie.testing import crate_metadata, make_crate, publish_body
-
-
-def publish(client, token, name, version):
-    body = publish_body(crate_metadata(name, version), make_crate(name, version))
-    return client.put("/api/v1/crates/new", data=body, headers={"Authorization": token})
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
+from alexandrie.testing import publish
 
 
 def tokens_for(app, *logins):
@@ -74,8 +69,9 @@ def test_database_storage_shares_counters_between_instances(make_app):
     from alexandrie.config import load_config
 
     app = make_app(limits={"storage": "alexandrie-db://", "publish": "2/minute"})
-    config = app.extensions["alexandrie"].config
-    twin = create_app(load_config({k: v for k, v in config.items()}))  # a second instance, same database
+    settings = app.extensions["alexandrie"].settings
+    twin = create_app(load_config({**settings.tables, "base_dir": settings.base_dir}),  # a second instance,
+                      pm=app.extensions["alexandrie"].pm)                                # same database
     try:
         (alice,) = tokens_for(app, "alice")
         assert publish(app.test_client(), alice, "shared", "0.1.0").status_code == 200

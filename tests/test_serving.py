@@ -8,8 +8,14 @@ import socket
 import time
 
 from alexandrie.models import Crate
-from alexandrie.testing import (LiveServer, create_user_with_token, crate_metadata, make_crate, publish_body,
-                                write_package)
+from alexandrie.testing import (
+    LiveServer,
+    crate_metadata,
+    create_user_with_token,
+    make_crate,
+    publish_body,
+    write_package,
+)
 
 
 def published(app, name="kept-alive"):

@@ -1,15 +1,20 @@
 """The sparse index at /index/: config.json, lowercase paths, ETags and the content of index lines."""
 
 import json
+import logging
 import re
 
-import alexandrie_storage_disk
 import pytest
+from werkzeug.test import Client
 
-from alexandrie.accounts import create_user
-from alexandrie.auth import create_token
+import alexandrie.web.index_fast_path as fast_path_module
+import alexandrie_storage_disk
 from alexandrie.db import connection
+from alexandrie.services.crates import change_read_access
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user
 from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body
+from alexandrie.web.index_fast_path import IndexFastPath
 
 
 def quick_token(app, login: str) -> str:
@@ -43,7 +48,7 @@ def lines(response) -> list[dict]:
 def test_config_json_points_cargo_at_this_registry(registry):
     response = registry.get("/index/config.json")
     assert response.status_code == 200 and response.mimetype == "application/json"
-    url = registry.app.extensions["alexandrie"].config["general"]["public_url"]
+    url = registry.app.extensions["alexandrie"].settings.general.public_url
     assert response.get_json() == {"dl": f"{url}/api/v1/crates/{{crate}}/{{version}}/download", "api": url}
     assert response.headers["ETag"]
 
@@ -176,3 +181,53 @@ def test_dependencies_on_other_registries_keep_their_registry(registry):
     registry.publish("tool", deps=[dependency("serde", "^1", registry=crates_io)])
     (line,) = lines(registry.get("/index/to/ol/tool"))
     assert line["deps"][0]["registry"] == crates_io
+
+
+# --- One lookup behind two doors: the WSGI fast path and the Flask view -----------------------------------
+
+
+def _answer(wsgi_app, path: str, headers: dict) -> tuple:
+    response = Client(wsgi_app).get(path, headers=headers)
+    return response.status_code, sorted(response.headers.items()), response.get_data()
+
+
+def test_the_fast_path_and_the_flask_view_give_the_same_answers_byte_for_byte(make_app):
+    app = make_app()
+    client, token = app.test_client(), quick_token(app, "alice")
+    for name in ("tool", "hidden"):
+        body = publish_body(crate_metadata(name, "0.1.0"), make_crate(name, "0.1.0"))
+        assert client.put("/api/v1/crates/new", data=body, headers={"Authorization": token}).status_code == 200
+    with app.app_context(), connection():
+        change_read_access("hidden", "root", restricted=True)
+    etag = client.get("/index/to/ol/tool").headers["ETag"]
+    fast_path = app.wsgi_app
+    assert isinstance(fast_path, IndexFastPath)
+    flask_view, answered_below_flask = fast_path.wsgi_app, []
+    fast_path.wsgi_app = lambda environ, start: answered_below_flask.append(False) or flask_view(environ, start)
+    questions = [("/index/to/ol/tool", {}, True), ("/index/to/ol/tool", {"If-None-Match": etag}, True),
+                 ("/index/to/ol/tool", {"If-None-Match": f"W/{etag}"}, True),
+                 ("/index/to/ol/tool", {"If-None-Match": "*"}, True),
+                 ("/index/to/ol/tool", {"If-None-Match": f'"other", {etag}'}, True),
+                 ("/index/to/ol/tool", {"If-None-Match": '"stale"'}, True),
+                 ("/index/no/ne/nonesuch", {}, False), ("/index/no/ne/nonesuch", {"If-None-Match": "*"}, False),
+                 ("/index/hi/dd/hidden", {}, False), ("/index/To/ol/Tool", {}, False), ("/index/1/x/tool", {}, False)]
+    for path, headers, below_flask in questions:
+        answered_below_flask.clear()
+        assert _answer(fast_path, path, headers) == _answer(flask_view, path, headers), (path, headers)
+        assert (not answered_below_flask) == below_flask, (path, headers)
+    assert _answer(flask_view, "/index/to/ol/tool", {"If-None-Match": f"W/{etag}"})[0] == 304
+    assert _answer(flask_view, "/index/hi/dd/hidden", {})[0] == 404
+
+
+def test_a_fast_path_failure_is_logged_and_the_flask_view_answers(registry, monkeypatch, caplog):
+    registry.publish("tool")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the compiled query went stale")
+
+    monkeypatch.setattr(fast_path_module, "lookup", broken)
+    with caplog.at_level(logging.ERROR, logger=fast_path_module.__name__):
+        response = Client(registry.app.wsgi_app).get("/index/to/ol/tool")
+    assert response.status_code == 200 and b'"name":"tool"' in response.get_data()
+    [record] = caplog.records
+    assert "index fast path failed on /index/to/ol/tool" in record.getMessage() and record.exc_info

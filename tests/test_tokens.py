@@ -5,20 +5,14 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
-from alexandrie.accounts import create_user
-from alexandrie.admin import set_roles
-from alexandrie.auth import create_token
 from alexandrie.cli import main
 from alexandrie.db import connection
-from alexandrie.defaults.token_scopes import expiry_from, pattern_matches
 from alexandrie.errors import BadRequest
 from alexandrie.models import ApiToken, utcnow
-from alexandrie.testing import crate_metadata, make_crate, publish_body
-
-
-def publish(client, token, name, version="0.1.0"):
-    body = publish_body(crate_metadata(name, version), make_crate(name, version))
-    return client.put("/api/v1/crates/new", data=body, headers={"Authorization": token})
+from alexandrie.rules.tokens import expiry_from, pattern_matches
+from alexandrie.services.tokens import create_token
+from alexandrie.services.users import create_user, set_roles
+from alexandrie.testing import publish
 
 
 def detail(response) -> str:
@@ -106,7 +100,7 @@ def test_read_only_user_may_download_but_never_write(registry):
     headers = {"Authorization": reader_token}
     assert client.get("/api/v1/crates/shared/0.1.0/download", headers=headers).status_code == 200
     with app.app_context(), connection():
-        from alexandrie.models import CrateOwner, Crate, User
+        from alexandrie.models import Crate, CrateOwner, User
         CrateOwner.create(crate=Crate.get(Crate.name == "shared"), user=User.get(User.login == "reader"))
     yank = client.delete("/api/v1/crates/shared/0.1.0/yank", headers=headers)
     assert yank.status_code == 403 and "read-only" in detail(yank)

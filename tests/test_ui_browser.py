@@ -7,12 +7,19 @@ import json
 import urllib.request
 from pathlib import Path
 
-import alexandrie_render_mistune
-import alexandrie_storage_disk
 import pytest
 
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body, require, \
-    require_tool, write_package
+import alexandrie_render_mistune
+import alexandrie_storage_disk
+from alexandrie.testing import (
+    crate_metadata,
+    create_user_with_token,
+    make_crate,
+    publish_body,
+    require,
+    require_tool,
+    write_package,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -191,7 +198,12 @@ def test_hostile_readme_runs_no_script(browser, app, live_server):
         context = browser.new_context(bypass_csp=bypass_csp)
         page = context.new_page()
         dialogs = []
-        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+        def record(dialog, dialogs=dialogs):
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", record)
         for path in ("/crates/hostile-readme", "/search?q=hostile", "/", "/keywords/xss"):
             page.goto(live_server.url + path)
             page.wait_for_load_state("load")

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from alexandrie.naming import RESERVED_NAMES, canonical_name, index_path, name_problem
-from alexandrie.versions import SemVer, max_version, version_problem, without_build
+from alexandrie.rules.names import RESERVED_NAMES, canonical_name, index_path, name_problem
+from alexandrie.rules.versions import SemVer, max_version, version_problem, without_build
 
 # --- naming.py -----------------------------------------------------------------------------------------
 
@@ -146,3 +146,25 @@ def test_max_version_prefers_releases():
     assert max_version(["1.0.0", "2.0.0-alpha"], prefer_release=False) == "2.0.0-alpha"
     assert max_version(["0.10.0", "0.9.0", "0.2.0"]) == "0.10.0"
     assert max_version([]) is None
+
+
+def test_the_storage_contract_fails_when_a_reader_thread_fails():
+    """A reader thread's exception would only warn; the contract test must fail on it."""
+    import threading
+
+    from alexandrie.testing import StorageContract
+
+    class ReadsBreakUnderConcurrency:
+        def __init__(self):
+            self.files = {}
+
+        def store_crate(self, name, version, data):
+            self.files[(name, version)] = data
+
+        def read_crate(self, name, version):
+            if threading.current_thread() is not threading.main_thread():
+                raise OSError("torn read")
+            return self.files[(name, version)]
+
+    with pytest.raises(AssertionError):
+        StorageContract().test_concurrent_readers_never_see_partial_files(ReadsBreakUnderConcurrency())

@@ -1,1 +1,1 @@
-"""Built-in plugins, registered exactly like external ones."""
+"""Built-in plugins: hook implementations only, registered exactly like external ones."""

@@ -1,8 +1,9 @@
 """Built-in auth: API tokens from the ``Authorization`` header and local passwords."""
 
-from alexandrie import hookimpl
-from alexandrie.auth import password_matches, token_identity
-from alexandrie.models import User
+from ..hookspecs import hookimpl
+from ..models import User
+from ..services.tokens import token_identity
+from ..services.users import password_matches
 
 
 @hookimpl(trylast=True)

@@ -2,7 +2,7 @@
 
 from markupsafe import escape
 
-from alexandrie import hookimpl
+from ..hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

@@ -1,7 +1,7 @@
 """The ``sparse`` index type: no index beyond the built-in sparse index."""
 
-from alexandrie import hookimpl
-from alexandrie.interfaces import BackendSpec, IndexBackend
+from ..hookspecs import hookimpl
+from ..interfaces import BackendSpec, IndexBackend
 
 
 class SparseOnly(IndexBackend):

@@ -3,11 +3,11 @@
 Configured in ``[plugins.activity-feed]``::
 
     path = "data/activity.jsonl"        # relative to alexandrie.toml; required to switch the feed on
-    events = ["publish", "yank"]        # absent: every event
+    events = ["publish", "yank"]        # absent: every change to a crate
 
-One line per committed event (``{"event": "publish", "crate": ..., "version": ..., "actor": ...,
-"created": ...}``); the registry also shows the latest ones at ``/-/activity`` and
-``alexandrie activity tail`` prints them.
+One line per committed crate event (``{"event": "publish", "crate": ..., "version": ..., "actor": ...,
+"created": ...}``); account and token events stay out unless ``events`` names them. The registry also
+shows the latest ones at ``/-/activity`` and ``alexandrie activity tail`` prints them.
 """
 
 import json
@@ -20,8 +20,7 @@ from pathlib import Path
 import click
 from flask import Blueprint, current_app, jsonify, render_template, request
 
-from alexandrie import ConfigError, get_plugin_config, hookimpl
-from alexandrie.cli import in_app
+from alexandrie import ConfigError, CrateEvent, get_plugin_config, hookimpl, in_app, registry
 
 NAME = "activity-feed"
 
@@ -72,13 +71,16 @@ def feed_of(app) -> Feed | None:
 
 @hookimpl
 def alexandrie_startup(app):
-    app.extensions[NAME] = load_feed(get_plugin_config(NAME, app), app.extensions["alexandrie"].config["base_dir"])
+    app.extensions[NAME] = load_feed(get_plugin_config(NAME, app), registry(app).settings.base_dir)
 
 
 @hookimpl
 def alexandrie_event(event):
     feed = feed_of(current_app)
-    if feed is not None and (feed.events is None or event.name in feed.events):
+    if feed is None:
+        return
+    wanted = event.name in feed.events if feed.events is not None else isinstance(event, CrateEvent)
+    if wanted:
         feed.append(event.properties())
 
 

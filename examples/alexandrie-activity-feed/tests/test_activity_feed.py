@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 import alexandrie_activity_feed
 from alexandrie import ConfigError
-from alexandrie.cli import main
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
+from alexandrie import registry as registry_of
+from alexandrie.testing import create_user_with_token, main, publish
 
 
 @pytest.fixture
@@ -19,11 +19,6 @@ def registry(make_app, tmp_path):
     return app, feed, create_user_with_token(app, "alice")
 
 
-def publish(app, token, name, version="0.1.0"):
-    body = publish_body(crate_metadata(name, version), make_crate(name, version))
-    return app.test_client().put("/api/v1/crates/new", data=body, headers={"Authorization": token})
-
-
 def lines(feed) -> list[dict]:
     return [json.loads(line) for line in feed.read_text().splitlines()]
 
@@ -31,8 +26,8 @@ def lines(feed) -> list[dict]:
 def test_each_committed_change_appends_one_line(registry):
     app, feed, token = registry
     client = app.test_client()
-    assert publish(app, token, "fed").status_code == 200
-    assert publish(app, token, "fed").status_code == 409  # a refused publish writes nothing
+    assert publish(app.test_client(), token, "fed").status_code == 200
+    assert publish(app.test_client(), token, "fed").status_code == 409  # a refused publish writes nothing
     assert client.delete("/api/v1/crates/fed/0.1.0/yank", headers={"Authorization": token}).status_code == 200
     entries = lines(feed)
     assert [(e["event"], e["crate"], e["version"], e["actor"]) for e in entries] == \
@@ -43,7 +38,7 @@ def test_each_committed_change_appends_one_line(registry):
 def test_the_feed_is_append_only_under_concurrency(registry):
     app, feed, token = registry
     feed.write_text('{"event":"earlier"}\n')
-    threads = [threading.Thread(target=publish, args=(app, token, f"many{n}")) for n in range(8)]
+    threads = [threading.Thread(target=publish, args=(app.test_client(), token, f"many{n}")) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -58,7 +53,7 @@ def test_only_the_chosen_events_are_written(make_app, tmp_path):
     app = make_app(plugins=[alexandrie_activity_feed],
                    plugin_config={"activity-feed": {"path": str(feed), "events": ["yank"]}})
     token = create_user_with_token(app, "alice")
-    publish(app, token, "picky")
+    publish(app.test_client(), token, "picky")
     assert not feed.exists()
     app.test_client().delete("/api/v1/crates/picky/0.1.0/yank", headers={"Authorization": token})
     assert [e["event"] for e in lines(feed)] == ["yank"]
@@ -66,7 +61,7 @@ def test_only_the_chosen_events_are_written(make_app, tmp_path):
 
 def test_the_page_and_json_show_the_latest_events(registry):
     app, feed, token = registry
-    publish(app, token, "second")
+    publish(app.test_client(), token, "second")
     client = app.test_client()
     assert [e["crate"] for e in client.get("/-/activity/", headers={"Accept": "application/json"})
             .get_json()["events"]] == ["second"]
@@ -76,9 +71,9 @@ def test_the_page_and_json_show_the_latest_events(registry):
 
 def test_the_tail_command(registry, tmp_path):
     app, feed, token = registry
-    publish(app, token, "tailed")
+    publish(app.test_client(), token, "tailed")
     config = tmp_path / "alexandrie.toml"
-    config.write_text(f'[database]\nurl = "{app.extensions["alexandrie"].config["database"]["url"]}"\n'
+    config.write_text(f'[database]\nurl = "{registry_of(app).settings.database.url}"\n'
                       f'[storage]\npath = "{tmp_path / "crates"}"\n'
                       f'[plugins.activity-feed]\npath = "{feed}"\n')
     result = CliRunner().invoke(main, ["--config", str(config), "activity", "tail", "-n", "5"])
@@ -88,7 +83,7 @@ def test_the_tail_command(registry, tmp_path):
 
 def test_the_feed_is_off_without_a_path(make_app, tmp_path):
     app = make_app(plugins=[alexandrie_activity_feed])
-    assert publish(app, create_user_with_token(app, "alice"), "unrecorded").status_code == 200
+    assert publish(app.test_client(), create_user_with_token(app, "alice"), "unrecorded").status_code == 200
     assert alexandrie_activity_feed.feed_of(app) is None
 
 

@@ -12,21 +12,14 @@ strip the header from what clients send. Configure in ``alexandrie.toml``::
 import ipaddress
 import logging
 
-from flask import current_app
-
-from alexandrie import hookimpl
-from alexandrie.accounts import create_user
-from alexandrie.auth import Identity
-from alexandrie.config import plugin_config
-from alexandrie.errors import Forbidden
-from alexandrie.models import User
+from alexandrie import Forbidden, Identity, create_user, get_plugin_config, hookimpl, models
 
 NAME = "auth-proxy-header"
 log = logging.getLogger(__name__)
 
 
 def settings() -> dict:
-    config = plugin_config(current_app.extensions["alexandrie"].config, NAME)
+    config = get_plugin_config(NAME)
     return {"header": config.get("header", "X-Remote-User"), "trusted_proxies": config.get("trusted_proxies", []),
             "create_users": bool(config.get("create_users", False))}
 
@@ -51,9 +44,9 @@ def alexandrie_authenticate_request(request):
     if not from_trusted_proxy(request.remote_addr, config["trusted_proxies"]):
         log.warning("ignored %s from untrusted address %s", config["header"], request.remote_addr)
         return None
-    user = User.get_or_none(User.login == login)
+    user = models.User.get_or_none(models.User.login == login)
     if user is None and config["create_users"]:
-        user = create_user(login)
+        user = create_user(login, actor=NAME)
     if user is None or not user.is_active:
         raise Forbidden(f"the proxy says you are `{login}`, but this registry has no active account by that name; "
                         "ask an administrator")

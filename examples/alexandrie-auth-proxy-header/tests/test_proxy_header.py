@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alexandrie.accounts import create_user
-from alexandrie.db import connection
+from alexandrie import connection, create_user
 from alexandrie.models import User
 from alexandrie.testing import crate_metadata, make_crate, publish_body
 
@@ -17,10 +16,14 @@ except ImportError:  # run from a checkout without installing the example
     import alexandrie_auth_proxy_header as plugin
 
 
+def proxied_registry(make_app, **settings):
+    return make_app(plugins=[plugin], general={"auth_required": True}, limits={"enabled": False},
+                    plugin_config={"auth-proxy-header": {"trusted_proxies": ["127.0.0.0/8"], **settings}})
+
+
 @pytest.fixture
 def app(make_app):
-    app = make_app(plugins=[plugin], general={"auth_required": True}, limits={"enabled": False})
-    app.extensions["alexandrie"].config["plugins"]["auth-proxy-header"] = {"trusted_proxies": ["127.0.0.0/8"]}
+    app = proxied_registry(make_app)
     with app.app_context(), connection():
         create_user("alice")
     return app
@@ -45,11 +48,12 @@ def test_header_from_an_untrusted_address_is_ignored(app):
     assert response.status_code == 401
 
 
-def test_unknown_or_disabled_users_are_refused_unless_creation_is_on(app):
+def test_unknown_or_disabled_users_are_refused_unless_creation_is_on(app, make_app):
     client = app.test_client()
     response = client.get("/index/config.json", headers={"X-Remote-User": "mallory"})
     assert response.status_code == 401 and "no active account" in response.get_json()["errors"][0]["detail"]
-    app.extensions["alexandrie"].config["plugins"]["auth-proxy-header"]["create_users"] = True
+    app = proxied_registry(make_app, create_users=True)
+    client = app.test_client()
     assert client.get("/index/config.json", headers={"X-Remote-User": "mallory"}).status_code == 200
     with app.app_context(), connection():
         assert User.get_or_none(User.login == "mallory") is not None

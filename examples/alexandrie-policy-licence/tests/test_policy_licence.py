@@ -4,8 +4,14 @@ import pytest
 
 import alexandrie_policy_licence
 from alexandrie import ConfigError
-from alexandrie.plugins import describe_plugins, get_plugin_manager
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
+from alexandrie.testing import (
+    crate_metadata,
+    create_user_with_token,
+    describe_plugins,
+    get_plugin_manager,
+    make_crate,
+    publish_body,
+)
 from alexandrie_policy_licence import licence_ids
 
 POLICY = {"allowed_licences": ["MIT", "Apache-2.0"], "required_fields": ["description", "repository"]}

@@ -7,15 +7,17 @@ holding byte for byte what the sparse index serves.
 
 import logging
 
-import click
 import pygit2
 
-from alexandrie import BackendSpec, hookimpl
+from alexandrie import BackendSpec, MachinePath, connection, hookimpl, index_config, registry
 
+from .commands import index_group
 from .maintenance import Packer
 from .remotes import Pusher
+from .repair import repair
 from .repository import GitIndex, IndexWriteError
 from .settings import GitIndexSettings, RemoteSpec, read_settings
+from .smart_http import make_blueprint
 
 __all__ = ["GitIndex", "GitIndexSettings", "IndexWriteError", "git_index_of", "read_settings"]
 
@@ -24,20 +26,17 @@ log = logging.getLogger(__name__)
 
 def git_index_of(app) -> GitIndex | None:
     """The app's index backend when it is this plugin's, else None."""
-    index = app.extensions["alexandrie"].index
+    index = registry(app).index
     return index if isinstance(index, GitIndex) else None
 
 
 def build(settings: dict, app) -> GitIndex:
     """``BackendSpec`` factory: open or create the repository and wire up the pusher."""
-    from alexandrie.index_files import config_json
-
-    general = app.extensions["alexandrie"].config["general"]
-    parsed = read_settings(settings, registry_name=general["registry_name"])
+    parsed = read_settings(settings, registry_name=registry(app).settings.general.registry_name)
     # Process-wide in libgit2: with it, a commit acknowledged to cargo survives a power cut.
     pygit2.settings.enable_fsync_gitdir(parsed.fsync)
     with app.app_context():
-        index = GitIndex(parsed, config=config_json())
+        index = GitIndex(parsed, config=index_config())
     remotes = _remotes(index, parsed)
     if remotes:
         pusher = Pusher(index.git_dir, index.branch_ref, remotes, retry_base=parsed.push_retry_base,
@@ -67,12 +66,18 @@ def alexandrie_index_backends():
 
 
 @hookimpl
+def alexandrie_machine_paths(app):
+    """Git fetches with POST, but only ever reads; it offers a password (the token) after ``Basic``."""
+    if git_index_of(app) is None:
+        return None
+    return [MachinePath("/git/", read_only=True, challenge='Basic realm="alexandrie", charset="UTF-8"')]
+
+
+@hookimpl
 def alexandrie_blueprints(app):
     index = git_index_of(app)
     if index is None:
         return None
-    from .smart_http import make_blueprint
-
     return [make_blueprint(str(index.path))]
 
 
@@ -84,15 +89,11 @@ def alexandrie_startup(app):
     if index.settings.check_on_start:
         _repair_on_start(app, index)
     pusher = getattr(index, "pusher", None)
-    if pusher is not None and _serving():
+    if pusher is not None and registry(app).serving:
         pusher.start()
 
 
 def _repair_on_start(app, index: GitIndex) -> None:
-    from alexandrie.db import connection
-
-    from .repair import repair
-
     try:
         with app.app_context(), connection():
             repair(index, grace=index.settings.repair_grace)
@@ -101,14 +102,6 @@ def _repair_on_start(app, index: GitIndex) -> None:
                       "run `alexandrie index check` to retry")
 
 
-def _serving() -> bool:
-    """Resume pushing at start-up in a server, not in a short command like ``index status``."""
-    ctx = click.get_current_context(silent=True)
-    return ctx is None or ctx.info_name == "serve"
-
-
 @hookimpl
 def alexandrie_commands():
-    from .commands import index_group
-
     return [index_group]

@@ -7,10 +7,12 @@ import click
 import pygit2
 from flask import current_app
 
-from alexandrie.cli import in_app
+from alexandrie import in_app, registry
 
 from .maintenance import loose_objects, pack
 from .remotes import pending_commits, read_status_file
+from .repair import repair
+from .repository import GitIndex
 
 
 @click.group("index")
@@ -18,12 +20,10 @@ def index_group():
     """Maintain index formats."""
 
 
-def _git_index():
-    from . import git_index_of
-
-    index = git_index_of(current_app)
-    if index is None:
-        kind = current_app.extensions["alexandrie"].config["index"].get("type")
+def _git_index() -> GitIndex:
+    index = registry(current_app).index
+    if not isinstance(index, GitIndex):
+        kind = registry(current_app).settings.index.get("type")
         raise click.ClickException(f'[index] type = "{kind}": this command works on the git index '
                                    '(type = "git" with path = "DIR")')
     return index
@@ -35,8 +35,6 @@ def _git_index():
 @in_app
 def index_check(grace):
     """Compare the git index with the database and commit a repair of any difference."""
-    from .repair import repair
-
     index = _git_index()
     report = repair(index, grace=index.settings.repair_grace if grace is None else grace)
     click.echo(report.summary())
@@ -102,5 +100,5 @@ def _echo_remotes(index, repo: pygit2.Repository, tip: str | None) -> None:
 def _when(timestamp) -> str:
     if not timestamp:
         return "never"
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 import pygit2
 
-from alexandrie.db import write_transaction
-from alexandrie.index_files import shared_files
-from alexandrie.naming import index_path
+from alexandrie import index_path, shared_index_files, write_transaction
 
 from .repository import CONFIG_PATH, GitIndex
 
@@ -45,7 +43,7 @@ class RepairReport:
 
 def expected_files(index: GitIndex) -> dict[str, bytes]:
     """What HEAD should hold: every shared crate's stored file (not read-restricted ones), plus config.json."""
-    files = {path: content.encode("utf-8") for path, content in shared_files().items()}
+    files = {path: content.encode("utf-8") for path, content in shared_index_files().items()}
     if index.config_json is not None:
         files[CONFIG_PATH] = index.config_json
     return files

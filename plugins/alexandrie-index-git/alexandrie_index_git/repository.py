@@ -15,8 +15,7 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode
 
-from alexandrie import AlexandrieError, IndexBackend
-from alexandrie.naming import index_path
+from alexandrie import AlexandrieError, IndexBackend, index_path
 
 from .locking import LockTimeout, RepositoryLock
 from .settings import GitIndexSettings

@@ -1,7 +1,11 @@
 """Git's smart HTTP protocol at ``/git/index``, read only, so cargo can use ``index = "http://HOST/git/index"``.
 
 cargo's default git client (libgit2) cannot use the dumb protocol. Reads wrap
-``git upload-pack --stateless-rpc``, as ``git http-backend`` does; nothing here writes.
+``git upload-pack --stateless-rpc``, as ``git http-backend`` does; nothing here writes. Who may read
+is the core's request gate's business: ``/git/`` is declared a read-only machine path, so on a
+private registry every request needs an API token with the ``read`` scope (git sends it as the
+password of HTTP Basic auth). Anyone who may read the registry may fetch: the repository holds
+no read-restricted crate.
 """
 
 import logging
@@ -13,10 +17,7 @@ import tempfile
 import threading
 import zlib
 
-from flask import Blueprint, Response, current_app, request
-
-from alexandrie.auth import current_identity
-from alexandrie.errors import AlexandrieError
+from flask import Blueprint, Response, request
 
 log = logging.getLogger(__name__)
 
@@ -30,33 +31,10 @@ NO_CACHE = {"Cache-Control": "no-cache, max-age=0, must-revalidate", "Pragma": "
 def make_blueprint(repository_path: str) -> Blueprint:
     """The routes for one repository (the app's git index)."""
     bp = Blueprint("index_git", __name__, url_prefix="/git/index")
-    bp.before_request(_require_reader)
     bp.add_url_rule("/info/refs", "info_refs", lambda: _info_refs(repository_path), methods=["GET"])
     bp.add_url_rule("/git-upload-pack", "upload_pack", lambda: _upload_pack(repository_path), methods=["POST"])
     bp.add_url_rule("/git-receive-pack", "receive_pack", _read_only, methods=["POST"])
     return bp
-
-
-# --- Who may read ------------------------------------------------------------------------------------
-
-
-def _require_reader():
-    """Private registries ask for the same API token as the sparse index (git sends it as a Basic password).
-
-    Anyone who may read the registry may fetch: the repository holds no read-restricted crate.
-    """
-    if not current_app.extensions["alexandrie"].config["general"]["auth_required"]:
-        return None
-    try:
-        identity = current_identity()
-    except AlexandrieError:
-        identity = None
-    if identity is None:
-        return Response("this registry is private: use an API token as the password, e.g. "
-                        "http://any:TOKEN@host/git/index, or store it in a git credential helper\n",
-                        status=401, mimetype="text/plain",
-                        headers={"WWW-Authenticate": 'Basic realm="alexandrie"', **NO_CACHE})
-    return None
 
 
 # --- The protocol -----------------------------------------------------------------------------------------

@@ -20,13 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from alexandrie.app import create_app
-from alexandrie.db import connection
-from alexandrie.index_files import etag_of
+from alexandrie import canonical_name, connection, index_path, registry
 from alexandrie.models import Crate, CrateOwner, IndexFile, User, Version, utcnow
-from alexandrie.naming import canonical_name, index_path
-from alexandrie.plugins import get_plugin_manager
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
+from alexandrie.testing import (
+    crate_metadata,
+    create_app,
+    create_user_with_token,
+    etag_of,
+    get_plugin_manager,
+    make_crate,
+    publish_body,
+)
 from alexandrie.testing import test_config as registry_config
 
 
@@ -58,7 +62,7 @@ def seed(app, count: int, owner_login: str) -> float:
                 files.append((name, line))
             Version.insert_many(rows).execute()
             IndexFile.insert_many(index_rows).execute()
-        app.extensions["alexandrie"].index.rebuild(files, f"Seed {count} crates")
+        registry(app).index.rebuild(files, f"Seed {count} crates")
     return time.perf_counter() - started
 
 
@@ -89,7 +93,7 @@ def time_publishes(app, token: str, count: int, existing: int) -> list[float]:
 
 
 def time_git_commits(app, count: int, existing: int) -> list[float]:
-    index = app.extensions["alexandrie"].index
+    index = registry(app).index
     timings = []
     for i in range(count):
         name = seed_name((i * 104729) % existing)
@@ -117,8 +121,8 @@ def run(size: int, publishes: int, bare: bool, index_type: str, fsync: bool = Tr
             commits = time_git_commits(app, publishes, size)
             result.update({"git_commit_median_ms": round(statistics.median(commits), 2),
                            "git_commit_p90_ms": round(sorted(commits)[int(len(commits) * 0.9) - 1], 2)})
-        app.extensions["alexandrie"].index.close()
-        app.extensions["alexandrie"].database.close_all()
+        registry(app).index.close()
+        registry(app).database.close_all()
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -5,10 +5,17 @@ import pygit2
 import pytest
 from click.testing import CliRunner
 
-from alexandrie.cli import main
+import alexandrie_index_git
+from alexandrie import index_path, registry
+from alexandrie.testing import crate_metadata, create_user_with_token, main, make_crate, publish_body
 
-from alexandrie.naming import index_path
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
+
+@pytest.fixture
+def make_app(make_app):
+    """The kit loads no entry points: every registry of these tests gets the git index plugin explicitly."""
+    def with_git_index(plugins=(), **sections):
+        return make_app(plugins=[alexandrie_index_git, *plugins], **sections)
+    return with_git_index
 
 
 def head_file(repo_path, path: str) -> bytes | None:
@@ -37,8 +44,8 @@ def git_app(make_app, tmp_path):
                     **index_settings}
         shared = {}
         if built:
-            config = built[0].extensions["alexandrie"].config
-            shared = {"database": {"url": config["database"]["url"]}, "storage": dict(config["storage"])}
+            first = registry(built[0]).settings
+            shared = {"database": {"url": first.database.url}, "storage": dict(first.storage)}
         built.append(make_app(index=settings, limits={"enabled": False}, **shared))
         return built[-1]
     return factory
@@ -85,11 +92,11 @@ def _publisher():
 
 def run_cli(app, *args):
     """Run the command line in its own app, configured like ``app`` (same database and repository)."""
-    config = app.extensions["alexandrie"].config
-    path = Path(config["base_dir"]) / "alexandrie-cli.toml"
-    sections = {"general": {k: config["general"][k] for k in ("public_url", "auth_required", "registry_name")},
-                "database": {"url": config["database"]["url"]}, "storage": dict(config["storage"]),
-                "index": dict(config["index"])}
+    settings = registry(app).settings
+    path = Path(settings.base_dir) / "alexandrie-cli.toml"
+    sections = {"general": {k: getattr(settings.general, k) for k in ("public_url", "auth_required", "registry_name")},
+                "database": {"url": settings.database.url}, "storage": dict(settings.storage),
+                "index": dict(settings.index)}
     path.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in table.items())
                             for name, table in sections.items()))
     return CliRunner().invoke(main, ["--config", str(path), *args])

@@ -8,12 +8,20 @@ from types import SimpleNamespace
 import pygit2
 import pytest
 
-from alexandrie.app import create_app
-from alexandrie.naming import index_path
-from alexandrie.plugins import get_plugin_manager
+from alexandrie import index_path
 from alexandrie import testing as kit
-from alexandrie.testing import (Cargo, LiveServer, create_user_with_token, crate_metadata, make_crate,
-                                publish_body, require_tool, write_package)
+from alexandrie.testing import (
+    Cargo,
+    LiveServer,
+    crate_metadata,
+    create_app,
+    create_user_with_token,
+    get_plugin_manager,
+    make_crate,
+    publish_body,
+    require_tool,
+    write_package,
+)
 
 pytestmark = pytest.mark.cargo
 
@@ -37,9 +45,9 @@ def registry(tmp_path_factory):
     token = create_user_with_token(app, "alice")
     yield SimpleNamespace(app=app, server=server, token=token, root=root, repo=root / "index")
     server.stop()
-    from alexandrie.testing import _reset_database
+    from alexandrie.testing import reset_database
 
-    _reset_database(app)
+    reset_database(app)
 
 
 def cargo_for(registry, mode: str) -> Cargo:

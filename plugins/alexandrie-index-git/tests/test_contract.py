@@ -1,7 +1,7 @@
 import pygit2
 import pytest
 
-from alexandrie.naming import index_path
+from alexandrie import index_path
 from alexandrie.testing import IndexContract
 from alexandrie_index_git import GitIndex, GitIndexSettings
 

@@ -5,13 +5,18 @@ import subprocess
 
 import pytest
 
+from alexandrie import connection, index_path, registry
 from alexandrie import testing as kit
-from alexandrie.app import create_app
-from alexandrie.db import connection
 from alexandrie.models import Version
-from alexandrie.naming import index_path
-from alexandrie.plugins import get_plugin_manager
-from alexandrie.testing import crate_metadata, dependency, make_crate, publish_body, require_tool
+from alexandrie.testing import (
+    crate_metadata,
+    create_app,
+    dependency,
+    get_plugin_manager,
+    make_crate,
+    publish_body,
+    require_tool,
+)
 
 CRATES_IO = "https://github.com/rust-lang/crates.io-index"
 
@@ -36,11 +41,11 @@ def source(git_app, publisher):
 
 
 def storage_dir(app):
-    return app.extensions["alexandrie"].config["storage"]["path"]
+    return registry(app).settings.storage["path"]
 
 
 def index_dir(app):
-    return app.extensions["alexandrie"].config["index"]["path"]
+    return registry(app).settings.index["path"]
 
 
 @pytest.fixture
@@ -50,8 +55,8 @@ def target(scratch_database, tmp_path):
                              index={"type": "git", "path": str(tmp_path / "target-index"), "repair_grace": 0})
     app = create_app(config, pm=get_plugin_manager())
     yield app
-    app.extensions["alexandrie"].index.close()
-    app.extensions["alexandrie"].database.close_all()
+    registry(app).index.close()
+    registry(app).database.close_all()
 
 
 def test_an_index_and_its_crates_import_exactly(source, target, publisher, cli_runner, head_file, tmp_path):
@@ -67,8 +72,8 @@ def test_an_index_and_its_crates_import_exactly(source, target, publisher, cli_r
     with target.app_context(), connection():
         base = Version.select().where(Version.num == "0.2.0").get()
         assert base.readme.startswith("# Base") and base.description == "Base" and base.keywords == ["alpha"]
-    stored = target.extensions["alexandrie"].storage.read_crate("base", "0.1.0")
-    assert stored == app.extensions["alexandrie"].storage.read_crate("base", "0.1.0")
+    stored = registry(target).storage.read_crate("base", "0.1.0")
+    assert stored == registry(app).storage.read_crate("base", "0.1.0")
 
     again = cli_runner(target, "import", "--index", index_dir(app), "--crates", storage_dir(app))
     assert again.exit_code == 0 and "imported 0 versions, already present 3" in again.output

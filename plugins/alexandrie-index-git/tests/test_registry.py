@@ -5,9 +5,10 @@ import gzip
 import subprocess
 
 import pytest
-from alexandrie.db import connection
+
+from alexandrie import connection, hookimpl, index_path
+from alexandrie import registry as registry_of
 from alexandrie.models import IndexFile, Version
-from alexandrie.naming import index_path
 from alexandrie.testing import LiveServer, require_tool
 from alexandrie_index_git import GitIndex
 
@@ -21,7 +22,7 @@ def registry(git_app, publisher):
 def test_aliases_of_the_rust_alexandrie_select_the_git_index(git_app):
     for name in ("command-line", "git2"):
         app = git_app(type=name)
-        assert isinstance(app.extensions["alexandrie"].index, GitIndex)
+        assert isinstance(registry_of(app).index, GitIndex)
 
 
 def test_every_change_is_one_commit_saying_what_happened(registry, history, tmp_path):
@@ -58,7 +59,7 @@ def test_git_files_are_byte_for_byte_the_sparse_files_after_a_mixed_run(registry
 def test_a_failed_git_commit_fails_the_publish_and_changes_nothing(registry, tmp_path, head_file):
     app, api = registry
     api.publish("foo", "1.0.0")
-    lock = app.extensions["alexandrie"].index.git_dir / "refs" / "heads" / "main.lock"
+    lock = registry_of(app).index.git_dir / "refs" / "heads" / "main.lock"
     lock.write_text("held")
     response = api.publish("foo", "1.1.0")
     assert response.status_code == 503
@@ -66,7 +67,7 @@ def test_a_failed_git_commit_fails_the_publish_and_changes_nothing(registry, tmp
     assert "nothing was published" in response.json["errors"][0]["detail"]
     with app.app_context(), connection():
         assert [v.num for v in Version.select()] == ["1.0.0"]
-    assert not app.extensions["alexandrie"].storage.crate_exists("foo", "1.1.0")
+    assert not registry_of(app).storage.crate_exists("foo", "1.1.0")
     assert api.sparse("foo") == head_file(tmp_path / "index", "3/f/foo")
     lock.unlink()
     assert api.publish("foo", "1.1.0").status_code == 200
@@ -79,20 +80,25 @@ def test_a_crash_between_the_git_commit_and_the_database_commit_is_repaired(cli_
     api.publish("foo", "1.0.0")
     api.publish("bar", "1.0.0")
 
-    def die_before_the_database_commits(*args, **kwargs):
-        raise RuntimeError("simulated crash after the git commit")
+    class DieBeforeTheDatabaseCommits:
+        """The last step inside a change's transaction, after the git commit: a crash there."""
 
-    import alexandrie.publish
+        @hookimpl
+        def alexandrie_event_in_transaction(self, event):
+            raise RuntimeError("simulated crash after the git commit")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(alexandrie.publish.log, "info", die_before_the_database_commits)
+    crash = DieBeforeTheDatabaseCommits()
+    registry_of(app).pm.register(crash)
+    try:
         assert api.publish("foo", "2.0.0").status_code == 500
         assert api.publish("newcrate", "1.0.0").status_code == 500
+    finally:
+        registry_of(app).pm.unregister(crash)
     # git is ahead: it holds versions the database rolled back
     assert b'"vers":"2.0.0"' in head_file(tmp_path / "index", "3/f/foo")
     assert head_file(tmp_path / "index", "ne/wc/newcrate") is not None
     # and behind for bar, as after a lost write
-    app.extensions["alexandrie"].index.update_crate("bar", "", "lost")
+    registry_of(app).index.update_crate("bar", "", "lost")
     result = cli_runner(app, "index", "check")
     assert result.exit_code == 0, result.output
     assert "repaired 3 of 3 files" in result.output
@@ -110,8 +116,8 @@ def test_the_next_start_repairs_a_difference(git_app, publisher, tmp_path, head_
     app = git_app()
     api = publisher(app)
     api.publish("foo", "1.0.0")
-    app.extensions["alexandrie"].index.update_crate("foo", "stale\n", "Simulated crash")
-    app.extensions["alexandrie"].index.update_crate("ghost", "x\n", "Simulated crash")
+    registry_of(app).index.update_crate("foo", "stale\n", "Simulated crash")
+    registry_of(app).index.update_crate("ghost", "x\n", "Simulated crash")
     restarted = git_app()
     assert head_file(tmp_path / "index", "3/f/foo") == publisher.sparse(api, "foo")
     assert head_file(tmp_path / "index", "gh/os/ghost") is None
@@ -122,7 +128,7 @@ def test_non_crate_files_are_left_alone_and_mixed_case_paths_are_moved(cli_runne
     app = git_app(check_on_start=False)
     api = publisher(app)
     api.publish("Foo-Bar", "1.0.0")
-    index = app.extensions["alexandrie"].index
+    index = registry_of(app).index
     index.commit_files({"README.md": b"hello\n", "Fo/o-/Foo-Bar": b"old layout\n"}, "Rust Alexandrie leftovers")
     result = cli_runner(app, "index", "check")
     assert "removed  Fo/o-/Foo-Bar" in result.output
@@ -135,7 +141,7 @@ def test_index_rebuild_regenerates_the_repository_in_one_commit(cli_runner, git_
     api = publisher(app)
     for name in ("foo", "bar", "bazz"):
         api.publish(name, "1.0.0")
-    index = app.extensions["alexandrie"].index
+    index = registry_of(app).index
     index.commit_files({"3/f/foo": b"garbage\n", "3/b/bar": None}, "Damage")
     result = cli_runner(app, "index", "rebuild")
     assert result.exit_code == 0, result.output
@@ -181,7 +187,7 @@ def test_info_refs_advertises_upload_pack_and_refuses_the_rest(registry):
 def test_upload_pack_accepts_gzip_bodies(registry):
     app, api = registry
     client = app.test_client()
-    head = app.extensions["alexandrie"].index.head_commit().id
+    head = registry_of(app).index.head_commit().id
     want = f"want {head} ofs-delta\n".encode()
     request = f"{len(want) + 4:04x}".encode() + want + b"0000" + b"0009done\n"
     for body, headers in ((request, {}), (gzip.compress(request), {"Content-Encoding": "gzip"})):
@@ -194,7 +200,8 @@ def test_upload_pack_accepts_gzip_bodies(registry):
     assert broken.status_code == 400
 
 
-def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_app, tmp_path, publisher, head_file):
+def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_app, tmp_path, publisher, head_file,
+                                                                        cli_runner):
     require_tool("git")
     app = make_app(index={"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0},
                    general={"auth_required": True})
@@ -219,14 +226,18 @@ def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_ap
         challenge = app.test_client().get("/git/index/info/refs?service=git-upload-pack")
         assert challenge.status_code == 401
         assert 'Basic realm="alexandrie"' in challenge.headers.get_all("WWW-Authenticate")[-1]
+        # A fetch is a read, POST or not: a token without the read scope gets nothing.
+        scoped = cli_runner(app, "token", "create", "alice", "--scope", "publish-update").stdout.splitlines()[-1]
+        basic = base64.b64encode(f"x:{scoped}".encode()).decode()
+        refused = app.test_client().post("/git/index/git-upload-pack", data=b"0000",
+                                         headers={"Authorization": f"Basic {basic}"})
+        assert refused.status_code == 403 and "lacks the `read` scope" in refused.get_json()["errors"][0]["detail"]
     finally:
         server.stop()
 
 
 def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_app, publisher, tmp_path, head_file,
                                                                history):
-    from alexandrie.access import set_restricted
-    from alexandrie.crates import find_crate
 
     app = git_app()
     api = publisher(app)
@@ -234,8 +245,7 @@ def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_ap
     api.publish("open", "1.0.0")
     assert head_file(tmp_path / "index", index_path("secret")) is not None
 
-    with app.app_context(), connection():
-        set_restricted(find_crate("secret"), True)
+    assert cli_runner(app, "crate", "restrict", "secret").exit_code == 0
     assert history(tmp_path / "index")[0].message.strip() == "Restrict reading of secret"
     assert head_file(tmp_path / "index", index_path("secret")) is None
     assert head_file(tmp_path / "index", index_path("open")) == api.sparse("open")
@@ -251,8 +261,7 @@ def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_ap
     assert cli_runner(app, "index", "rebuild").exit_code == 0
     assert head_file(tmp_path / "index", index_path("secret")) is None
 
-    with app.app_context(), connection():
-        set_restricted(find_crate("secret"), False)
+    assert cli_runner(app, "crate", "restrict", "secret", "--off").exit_code == 0
     assert history(tmp_path / "index")[0].message.strip() == "Open reading of secret"
     assert head_file(tmp_path / "index", index_path("secret")) == api.sparse("secret")
     assert b'"vers":"1.1.0"' in head_file(tmp_path / "index", index_path("secret"))
@@ -265,7 +274,7 @@ def _is_loose(git_dir, oid) -> bool:
 
 def test_commits_pack_their_loose_objects_in_the_background(git_app, publisher, head_file, tmp_path):
     app = git_app(gc_every=3)
-    index = app.extensions["alexandrie"].index
+    index = registry_of(app).index
     # `git gc --auto` estimates the loose objects from the folder objects/17: with gc.auto = 256 it
     # packs once that folder holds two. Unreachable blobs get it there without touching the index.
     subprocess.run(["git", "config", "gc.auto", "256"], cwd=index.git_dir, check=True)
@@ -291,7 +300,7 @@ def test_index_gc_packs_everything_now_and_status_counts_loose_objects(cli_runne
     api = publisher(app)
     for name in ("foo", "bar"):
         api.publish(name, "1.0.0")
-    index = app.extensions["alexandrie"].index
+    index = registry_of(app).index
     status = cli_runner(app, "index", "status").output
     assert "loose; automatic packing off ([index] gc_every = 0)" in status
     loose = int(status.split("objects:")[1].split()[0])

@@ -14,6 +14,7 @@ import pygit2
 import pytest
 import waitress
 
+from alexandrie import registry
 from alexandrie.testing import free_port, require, require_tool, stop_process
 from alexandrie_index_git import GitIndex, GitIndexSettings, read_settings
 from alexandrie_index_git.remotes import Pusher, read_status_file
@@ -115,7 +116,7 @@ def test_origin_is_the_default_remote_of_an_existing_clone(make_app, tmp_path):
                    capture_output=True)
     subprocess.run(["git", "checkout", "-q", "-b", "main"], cwd=tmp_path / "index", check=True)
     app = make_app(index={"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0})
-    index = app.extensions["alexandrie"].index
+    index = registry(app).index
     assert [r.name for r in index.pusher.remotes] == ["origin"]
     index.update_crate("foo", "1\n", "Publish foo 1.0.0")
     assert index.pusher.flush(15)
@@ -297,7 +298,7 @@ def test_index_status_shows_pushes_pending_commits_and_errors(make_app, tmp_path
     remotes = [{"name": "good", "url": str(tmp_path / "good.git")}, {"name": "gone", "url": str(tmp_path / "gone.git")}]
     app = make_app(index={"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0, "remotes": remotes,
                           "push_retry_base": 0.05, "push_retry_max": 0.1})
-    index = app.extensions["alexandrie"].index
+    index = registry(app).index
     assert publisher(app).publish("foo", "1.0.0").status_code == 200
     index.pusher.flush(15)
     assert wait_until(lambda: index.pusher.states["gone"].failures >= 1)

@@ -8,10 +8,12 @@ import html
 import posixpath
 import re
 import unicodedata
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import mistune
 import nh3
+from flask import Blueprint
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
@@ -179,3 +181,18 @@ def alexandrie_render_readme(text, filename, repository):
     if not is_markdown(filename):
         return None
     return render_markdown(text, repository, filename)
+
+
+# The stylesheet of the HTML rendered here, linked from every page (the core styles only its own).
+bp = Blueprint("render_mistune", __name__, static_folder=str(Path(__file__).parent / "static"),
+               static_url_path="/-/render-mistune")
+
+
+@hookimpl
+def alexandrie_blueprints(app):
+    return [bp]
+
+
+@hookimpl
+def alexandrie_stylesheets(app):
+    return ["/-/render-mistune/readme.css"]

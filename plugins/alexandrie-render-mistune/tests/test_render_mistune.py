@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+import alexandrie_render_mistune
 from alexandrie_render_mistune import alexandrie_render_readme, render_markdown, repository_base
 
 HOSTILE = """# Totally normal
@@ -108,3 +109,13 @@ def test_hook_leaves_non_markdown_readmes_to_the_next_renderer():
     assert alexandrie_render_readme(text="plain", filename="README.rst", repository=None) is None
     assert "<em>x</em>" in alexandrie_render_readme(text="*x*", filename="README.md", repository=None)
     assert "<em>x</em>" in alexandrie_render_readme(text="*x*", filename="README", repository=None)
+
+
+def test_the_plugin_brings_the_stylesheet_of_its_html(make_app):
+    """The core's CSS styles only the core's HTML; the highlighting classes are styled by the plugin's own file."""
+    client = make_app(plugins=[alexandrie_render_mistune]).test_client()
+    sheet = client.get("/-/render-mistune/readme.css")
+    assert sheet.status_code == 200 and sheet.mimetype == "text/css" and ".tok-k" in sheet.get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/-/render-mistune/readme.css">' in client.get("/").get_data(as_text=True)
+    assert ".tok-k" not in client.get("/assets/alexandrie.css").get_data(as_text=True)
+    assert "render-mistune" not in make_app().test_client().get("/").get_data(as_text=True)

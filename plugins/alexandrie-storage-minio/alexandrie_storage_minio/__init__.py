@@ -106,9 +106,9 @@ class _Unreachable:
             return False
         if isinstance(exc, (urllib3.exceptions.HTTPError, OSError, MinioException)):
             raise StorageUnavailable(
-                f"the crate storage (S3 at {self.storage.endpoint}, bucket {self.storage.bucket}) could not be reached to "
-                f"{self.action} {self.what}: {type(exc).__name__}. Nothing was changed; try again in a moment, "
-                "and tell the registry operator if it persists.") from exc
+                f"the crate storage (S3 at {self.storage.endpoint}, bucket {self.storage.bucket}) could not be "
+                f"reached to {self.action} {self.what}: {type(exc).__name__}. Nothing was changed; try again in a "
+                "moment, and tell the registry operator if it persists.") from exc
         return False
 
 

@@ -13,26 +13,20 @@ import uuid
 
 import pytest
 
+from alexandrie.testing import free_port, require, stop_process
+
 ACCESS_KEY, SECRET_KEY = "alexandrie-test", "alexandrie-test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MotoServer:
     """``moto_server`` in a subprocess, so a test can stop it like a real outage."""
 
     def __init__(self, port: int | None = None):
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.endpoint = f"127.0.0.1:{self.port}"
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "MotoServer":
-        from alexandrie.testing import require
-
         try:
             import moto.server  # noqa: F401
         except ImportError:
@@ -53,8 +47,6 @@ class MotoServer:
         raise RuntimeError(f"moto_server did not listen on port {self.port} within 30 s")
 
     def stop(self) -> None:
-        from alexandrie.testing import stop_process
-
         stop_process(self._process)
         self._process = None
 

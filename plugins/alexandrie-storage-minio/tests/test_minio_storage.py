@@ -3,9 +3,8 @@ import urllib.request
 import pytest
 from minio import Minio
 
-from alexandrie import ConfigError, StorageUnavailable
-from alexandrie.testing import create_user_with_token, crate_metadata, make_crate, publish_body
-from alexandrie.testing import StorageContract
+from alexandrie import ConfigError, StorageUnavailable, registry
+from alexandrie.testing import StorageContract, crate_metadata, create_user_with_token, make_crate, publish_body
 from alexandrie_storage_minio import _build
 from alexandrie_storage_minio.testing import ACCESS_KEY, SECRET_KEY, MotoServer
 
@@ -108,5 +107,5 @@ def test_s3_selects_the_same_backend(make_app, s3_server):
     from alexandrie_storage_minio import MinioStorage
 
     app = make_app(storage=s3_server.storage_settings(type="s3"))
-    assert isinstance(app.extensions["alexandrie"].storage, MinioStorage)
+    assert isinstance(registry(app).storage, MinioStorage)
     assert app.test_client().get("/health").status_code == 200

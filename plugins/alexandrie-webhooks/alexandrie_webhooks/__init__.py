@@ -5,36 +5,23 @@ signature scheme and how a receiver verifies it.
 """
 
 import logging
-from dataclasses import dataclass
 
-import click
 from flask import current_app
 
-from alexandrie import get_plugin_config, hookimpl
+from alexandrie import get_plugin_config, hookimpl, registry
 
+from .admin import bp as admin_blueprint
+from .commands import webhooks
 from .delivery import DeliveryWorker
 from .models import WebhookDelivery
 from .queue import enqueue
-from .settings import WebhookSettings, load_settings
+from .settings import load_settings
 from .signing import InvalidSignature, signature_header, verify_signature
+from .state import EXTENSION, Webhooks, webhooks_of
 
 __all__ = ["InvalidSignature", "WebhookDelivery", "signature_header", "verify_signature", "webhooks_of"]
 
 log = logging.getLogger(__name__)
-EXTENSION = "alexandrie_webhooks"
-
-
-@dataclass
-class Webhooks:
-    """Per-app state in ``app.extensions["alexandrie_webhooks"]``."""
-
-    settings: WebhookSettings
-    registry_url: str
-    worker: DeliveryWorker | None = None
-
-
-def webhooks_of(app) -> Webhooks | None:
-    return app.extensions.get(EXTENSION)
 
 
 @hookimpl
@@ -45,41 +32,38 @@ def alexandrie_models():
 @hookimpl
 def alexandrie_startup(app):
     settings = load_settings(get_plugin_config("webhooks", app))
-    state = Webhooks(settings, app.extensions["alexandrie"].config["general"]["public_url"])
+    state = Webhooks(settings, registry(app).public_url)
     app.extensions[EXTENSION] = state
-    if settings.endpoints and settings.worker and _serving():
+    if settings.endpoints and settings.worker and registry(app).serving:
         state.worker = DeliveryWorker(app, settings).start()
         log.info("webhooks: delivering to %d endpoint(s)", len(settings.endpoints))
 
 
-def _serving() -> bool:
-    """Deliver from servers (``alexandrie serve``, any WSGI host), not from short commands like ``user create``."""
-    ctx = click.get_current_context(silent=True)
-    return ctx is None or ctx.info_name == "serve"
+@hookimpl
+def alexandrie_event_in_transaction(event):
+    """Queue one delivery per subscribed endpoint in the change's own transaction: the deliveries exist
+    exactly when the change does, even if the process dies right after the commit."""
+    state = webhooks_of(current_app)
+    if state is not None and state.settings.endpoints:
+        enqueue(state.settings, event.name, event.properties(), state.registry_url)
 
 
 @hookimpl
 def alexandrie_event(event):
-    """Runs after the change is committed: queue one delivery per subscribed endpoint."""
+    """The change is committed, so its deliveries are visible to the worker: wake it."""
     state = webhooks_of(current_app)
-    if state is None or not state.settings.endpoints:
-        return
-    if enqueue(state.settings, event.name, event.properties(), state.registry_url) and state.worker:
+    if state is not None and state.worker and any(e.wants(event.name) for e in state.settings.endpoints):
         state.worker.wake()
 
 
 @hookimpl
 def alexandrie_blueprints(app):
     """``/admin/webhooks`` next to the other admin pages, when the browser UI is on."""
-    if not app.extensions["alexandrie"].config.get("frontend", {}).get("enabled"):
+    if not registry(app).settings.frontend.enabled:
         return None
-    from .admin import bp
-
-    return [bp]
+    return [admin_blueprint]
 
 
 @hookimpl
 def alexandrie_commands():
-    from .commands import webhooks
-
     return [webhooks]

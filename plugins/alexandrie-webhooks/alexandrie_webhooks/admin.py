@@ -7,6 +7,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
 from .models import STATUSES, WebhookDelivery
+from .state import webhooks_of
 
 bp = Blueprint("webhooks_admin", __name__, url_prefix="/admin/webhooks",
                template_folder=str(Path(__file__).parent / "templates"))
@@ -21,8 +22,6 @@ def _admins_only():
 
 @bp.get("/")
 def deliveries():
-    from . import webhooks_of
-
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
     query = WebhookDelivery.select().order_by(WebhookDelivery.id.desc()).limit(PAGE)
     if status:

@@ -8,16 +8,15 @@ import click
 import peewee
 from flask import current_app
 
-from alexandrie.cli import in_app
+from alexandrie import in_app
 
 from . import queue
 from .delivery import post
 from .models import STATUSES, WebhookDelivery, now
+from .state import webhooks_of
 
 
 def _state():
-    from . import webhooks_of
-
     return webhooks_of(current_app)
 
 

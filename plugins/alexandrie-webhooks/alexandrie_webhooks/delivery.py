@@ -7,7 +7,7 @@ import urllib.request
 from dataclasses import dataclass, replace
 
 from alexandrie import __version__ as core_version
-from alexandrie.db import connection
+from alexandrie import connection
 
 from . import queue
 from .models import WebhookDelivery

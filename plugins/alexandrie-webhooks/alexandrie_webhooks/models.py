@@ -1,10 +1,10 @@
 """The delivery queue: one row per (event, endpoint), kept after delivery as its history."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import peewee
 
-from alexandrie.db import BaseModel
+from alexandrie import BaseModel
 
 PENDING, DELIVERING, DELIVERED, FAILED = "pending", "delivering", "delivered", "failed"
 STATUSES = (PENDING, DELIVERING, DELIVERED, FAILED)
@@ -12,7 +12,7 @@ STATUSES = (PENDING, DELIVERING, DELIVERED, FAILED)
 
 def now() -> datetime:
     """Naive UTC, as stored; sub-second, because retry delays can be that short."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def later(seconds: float, start: datetime | None = None) -> datetime:

@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from alexandrie.db import write_transaction
+from alexandrie import write_transaction
 
 from .models import DELIVERED, DELIVERING, FAILED, PENDING, WebhookDelivery, later, now
 from .settings import Endpoint, WebhookSettings

@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from alexandrie import ConfigError, Event
+from alexandrie import EVENT_NAMES, ConfigError
 
 SECTION = "[plugins.webhooks]"
 DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -40,13 +40,8 @@ class WebhookSettings:
 
 
 def event_names() -> list[str]:
-    """Every event the installed core can fire (``alexandrie.Event`` subclasses)."""
-    names, pending = set(), list(Event.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        names.add(cls.name)
-        pending.extend(cls.__subclasses__())
-    return sorted(names)
+    """Every event the installed core can fire."""
+    return list(EVENT_NAMES)
 
 
 def parse_duration(value, key: str) -> float:

@@ -11,10 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from alexandrie import ConfigError
-from alexandrie.cli import main
-from alexandrie.db import connection
-from alexandrie.testing import crate_metadata, create_user_with_token, free_port, make_crate, publish_body
+from alexandrie import ConfigError, connection, registry
+from alexandrie import testing as kit
+from alexandrie.testing import (
+    create_user_with_token,
+    free_port,
+    main,
+    sign_in,
+)
 from alexandrie_webhooks import WebhookDelivery, verify_signature, webhooks_of
 from alexandrie_webhooks.settings import load_settings
 from alexandrie_webhooks.signing import InvalidSignature, signature_header
@@ -110,9 +114,8 @@ def endpoint(url: str, events=("publish", "yank", "unyank", "owners_changed")) -
     return {"url": url, "secret": SECRET, "events": list(events)}
 
 
-def publish(client, token: str, name: str, version: str = "0.1.0"):
-    body = publish_body(crate_metadata(name, version), make_crate(name, version))
-    response = client.put("/api/v1/crates/new", data=body, headers={"Authorization": token})
+def publish(client, token: str, name: str):
+    response = kit.publish(client, token, name)
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
@@ -157,7 +160,7 @@ def test_each_event_arrives_signed(webhook_app, receiver):
         assert bodies[0]["data"]["crate"] == "hooked" and bodies[0]["data"]["version"] == "0.1.0"
         assert bodies[0]["data"]["actor"] == "alice" and bodies[0]["data"]["new_crate"] is True
         assert bodies[3]["data"]["added"] == ["bob"]
-        assert bodies[0]["registry"] == app.extensions["alexandrie"].config["general"]["public_url"]
+        assert bodies[0]["registry"] == registry(app).settings.general.public_url
 
         assert [r["headers"]["X-Alexandrie-Event"] for r in yank_only.wait_for(1)] == ["yank"]
         wait_until(lambda: all(r.status == "delivered" for r in rows(app)), what="all rows delivered")
@@ -243,14 +246,6 @@ def test_an_erroring_receiver_is_retried_then_given_up_on(webhook_app, receiver)
     sign_in(client, "root")
     page = client.get("/admin/webhooks/?status=failed").get_data(as_text=True)
     assert row.delivery_id in page and "gave up after 3 attempts: HTTP 500" in page and SECRET not in page
-
-
-def sign_in(client, login):
-    form = client.get("/account/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
-    response = client.post("/account/login", data={"login": login, "password": f"password-{login}",
-                                                   "csrf_token": csrf})
-    assert response.status_code == 302
 
 
 def test_retries_stop_once_max_age_has_passed(webhook_app, receiver):
@@ -340,8 +335,8 @@ def test_durations_accept_units():
 
 def run_cli(app, *args):
     """Run ``alexandrie ...`` against the app's config, as an operator would."""
-    config = app.extensions["alexandrie"].config
-    path = write_toml(config)
+    settings = registry(app).settings
+    path = write_toml({**settings.tables, "base_dir": settings.base_dir})
     result = CliRunner().invoke(main, ["--config", str(path), *args], catch_exceptions=False)
     return result
 

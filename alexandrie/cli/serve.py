@@ -1,0 +1,57 @@
+"""``alexandrie serve``, ``init`` and ``plugins``: running the registry and seeing what it is made of."""
+
+import logging
+
+import click
+from flask import current_app
+
+from ..plugins import describe_plugins
+from ..registry import registry
+from ..web.serving import serve as serve_forever
+from .context import cli_context, in_app
+
+log = logging.getLogger("alexandrie")
+
+
+@click.command()
+@click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default: [general] bind_address).")
+@click.option("--threads", type=int, help="Worker threads (default: [general] threads).")
+def serve(bind, threads):
+    """Serve the registry with waitress."""
+    app = cli_context().get_app(serving=True)
+    state = registry(app)
+    general = state.settings.general
+    bind = bind or general.bind_address
+    threads = threads or general.threads
+    for plugin in describe_plugins(state.pm):
+        log.info("plugin %s (%s %s)", plugin["name"], plugin["distribution"], plugin["version"])
+    log.info("serving %s on http://%s with %d threads; cargo index: sparse+%s/index/",
+             general.registry_name, bind, threads, general.public_url)
+    serve_forever(app, listen=bind, threads=threads, ident="alexandrie", clear_untrusted_proxy_headers=True)
+
+
+@click.command()
+@in_app
+def init():
+    """Create the database tables and storage folders, then print the cargo config to use."""
+    general = registry(current_app).settings.general
+    click.echo("Registry ready. Point cargo at it in ~/.cargo/config.toml:\n")
+    click.echo(f'[registries.{general.registry_name}]\nindex = "sparse+{general.public_url}/index/"')
+
+
+@click.command()
+def plugins():
+    """List installed plugins, their distribution and version, and the hooks each implements."""
+    state = cli_context()
+    state.load_settings()  # a mistake in the config (disabled_plugins among them) is reported, not guessed around
+    for plugin in describe_plugins(state.plugin_manager()):
+        click.echo(f"{plugin['name']}  [{plugin['distribution']} {plugin['version']}]")
+        if plugin["state"] == "disabled":
+            click.echo("    disabled (by config or ALEXANDRIE_DISABLE_PLUGINS)")
+        elif plugin["state"] != "active":
+            click.echo(f"    {plugin['state']}")
+        else:
+            click.echo(f"    hooks: {', '.join(plugin['hooks']) or '-'}")
+
+
+COMMANDS = (serve, init, plugins)

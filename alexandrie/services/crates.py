@@ -1,0 +1,264 @@
+"""Changes to published crates: yank and unyank, owners, and the administrator's transfer, deletion and
+read restriction. Each is one change: the crate row locked, the index refreshed inside the transaction,
+the event audited with it and told to plugins after the commit.
+
+Deletion policy (docs/private-registry.md): yanking is the normal way to retire a version. An admin
+may delete a version or a whole crate, but not while another crate on this registry depends on it,
+unless ``force`` is given; the files go from storage and the index.
+"""
+
+import logging
+
+from ..auth import CHANGE_OWNERS, YANK, Identity
+from ..db import locked
+from ..errors import BadRequest, Conflict, NotFound
+from ..events import (
+    CrateDeletedEvent,
+    CrateTransferredEvent,
+    OwnersChangedEvent,
+    ReadAccessChangedEvent,
+    UnyankEvent,
+    VersionDeletedEvent,
+    YankEvent,
+)
+from ..models import (
+    Crate,
+    CrateCategory,
+    CrateKeyword,
+    CrateOwner,
+    CrateReader,
+    CrateRestriction,
+    Dependency,
+    User,
+    Version,
+    VersionDownload,
+)
+from ..registry import registry
+from ..rules.names import canonical_name
+from .changes import change
+from .groups import find_group
+from .index_files import refresh_crate, remove_crate
+from .permissions import require_permission
+from .users import find_user
+from .visibility import is_restricted, readers_of
+
+log = logging.getLogger(__name__)
+
+
+def find_crate(name: str, *, lock: bool = False) -> Crate:
+    """The crate called ``name`` (any case, ``-`` or ``_``); ``lock`` holds its row until the transaction ends."""
+    query = Crate.select().where(Crate.canonical_name == canonical_name(name))
+    crate = (locked(query) if lock else query).first()
+    if crate is None:
+        raise NotFound(f"crate `{name}` does not exist on this registry")
+    return crate
+
+
+def find_version(crate: Crate, num: str) -> Version:
+    version = Version.get_or_none((Version.crate == crate) & (Version.num == num))
+    if version is None:
+        raise NotFound(f"crate `{crate.name}` has no version {num}")
+    return version
+
+
+def owners_of(crate: Crate) -> list[User]:
+    return list(User.select().join(CrateOwner).where(CrateOwner.crate == crate).order_by(CrateOwner.id))
+
+
+# --- Owners' changes ---------------------------------------------------------------------------------------
+
+
+def set_yanked(identity: Identity, name: str, num: str, yanked: bool) -> None:
+    """Yank or unyank; a no-op when the version is already in that state."""
+    with change() as current:
+        crate = find_crate(name, lock=True)
+        require_permission(identity, YANK, crate)
+        version = find_version(crate, num)
+        if version.yanked == yanked:
+            return
+        Version.update(yanked=yanked).where(Version.id == version.id).execute()
+        refresh_crate(crate, f"{'Yank' if yanked else 'Unyank'} {crate.name} {num}")
+        event = YankEvent if yanked else UnyankEvent
+        current.record(event(actor=identity.login, crate=crate.name, version=num))
+
+
+def _users_named(logins: list[str]) -> list[User]:
+    if not isinstance(logins, list) or not logins or not all(isinstance(x, str) for x in logins):
+        raise BadRequest('send the owners as {"users": ["login", ...]}')
+    if any("\x00" in login for login in logins):
+        raise BadRequest("a login cannot contain a NUL character")
+    users = {u.login: u for u in User.select().where(User.login.in_(logins))}
+    unknown = [login for login in logins if login not in users]
+    if unknown:
+        raise BadRequest(f"no user named {', '.join(f'`{x}`' for x in unknown)} on this registry; "
+                         "they need an account first")
+    return [users[login] for login in dict.fromkeys(logins)]
+
+
+def add_owners(identity: Identity, name: str, logins: list[str]) -> str:
+    with change() as current:
+        crate = find_crate(name, lock=True)
+        require_permission(identity, CHANGE_OWNERS, crate)
+        present = {u.id for u in owners_of(crate)}
+        added = [u for u in _users_named(logins) if u.id not in present]
+        for user in added:
+            CrateOwner.create(crate=crate, user=user)
+        if added:
+            current.record(OwnersChangedEvent(actor=identity.login, crate=crate.name,
+                                              added=tuple(u.login for u in added)))
+    who = ", ".join(f"`{u}`" for u in logins)
+    return f"{who} {'is' if len(logins) == 1 else 'are'} now an owner of crate `{crate.name}`"
+
+
+def remove_owners(identity: Identity, name: str, logins: list[str]) -> str:
+    with change() as current:
+        crate = find_crate(name, lock=True)
+        require_permission(identity, CHANGE_OWNERS, crate)
+        leaving = {u.id for u in _users_named(logins)}
+        owners = owners_of(crate)
+        if all(u.id in leaving for u in owners):
+            raise BadRequest(f"crate `{crate.name}` must keep at least one owner; add the new owner first")
+        removed = [u for u in owners if u.id in leaving]
+        CrateOwner.delete().where((CrateOwner.crate == crate) & CrateOwner.user.in_(list(leaving))).execute()
+        if removed:
+            current.record(OwnersChangedEvent(actor=identity.login, crate=crate.name,
+                                              removed=tuple(u.login for u in removed)))
+    return f"removed {', '.join(f'`{u}`' for u in logins)} from the owners of crate `{crate.name}`"
+
+
+# --- Administrators' changes ------------------------------------------------------------------------------
+
+
+def transfer_ownership(crate_name: str, to_login: str, actor: str | None) -> list[str]:
+    """Make ``to_login`` the only owner; returns the previous owners."""
+    with change() as current:
+        target = find_user(to_login)
+        crate = find_crate(crate_name, lock=True)
+        previous = [u.login for u in owners_of(crate)]
+        CrateOwner.delete().where(CrateOwner.crate == crate).execute()
+        CrateOwner.create(crate=crate, user=target)
+        current.record(CrateTransferredEvent(actor=actor, crate=crate.name, previous_owners=tuple(previous),
+                                             owner=to_login))
+    return previous
+
+
+def change_read_access(crate_name: str, actor: str | None, *, restricted: bool | None = None,
+                       add_readers=(), remove_readers=()) -> tuple[bool, list[str]]:
+    """Restrict reading or open it again, and add or remove named readers (``login`` or ``@group``), as one
+    change; the index backend (one copy for every reader) follows. Returns the new state and readers."""
+    with change() as current:
+        crate = find_crate(crate_name, lock=True)
+        if restricted is not None and restricted != is_restricted(crate):
+            _set_restricted(crate, restricted)
+        for reader in add_readers:
+            _add_reader(crate, **_reader(reader))
+        for reader in remove_readers:
+            _remove_reader(crate, **_reader(reader))
+        state, readers = is_restricted(crate), readers_of(crate)
+        current.record(ReadAccessChangedEvent(actor=actor, crate=crate.name, restricted=state, readers=tuple(readers)))
+    return state, readers
+
+
+def _set_restricted(crate: Crate, restricted: bool) -> None:
+    if restricted:
+        CrateRestriction.create(crate=crate)
+    else:
+        CrateRestriction.delete().where(CrateRestriction.crate == crate).execute()
+    refresh_crate(crate, f"{'Restrict' if restricted else 'Open'} reading of {crate.name}")
+
+
+def _reader(name: str) -> dict:
+    """``login`` names a user, ``@name`` a group."""
+    return {"group": find_group(name[1:])} if name.startswith("@") else {"user": find_user(name)}
+
+
+def _reader_links(crate: Crate, *, user=None, group=None):
+    return CrateReader.select().where(
+        (CrateReader.crate == crate)
+        & (CrateReader.user == user if user is not None else CrateReader.user.is_null())
+        & (CrateReader.group == group if group is not None else CrateReader.group.is_null()))
+
+
+def _add_reader(crate: Crate, *, user=None, group=None) -> None:
+    if not _reader_links(crate, user=user, group=group).exists():
+        CrateReader.create(crate=crate, user=user, group=group)
+
+
+def _remove_reader(crate: Crate, *, user=None, group=None) -> None:
+    query = CrateReader.delete().where(CrateReader.crate == crate)
+    query = query.where(CrateReader.user == user) if user is not None else query.where(CrateReader.group == group)
+    query.execute()
+
+
+def dependents_of(crate: Crate) -> list[str]:
+    """Names of other crates with a version that depends on ``crate`` (on this registry)."""
+    rows = (Crate.select(Crate.name).join(Version).join(Dependency)
+            .where((Dependency.crate_name == canonical_name(crate.name)) & Dependency.registry.is_null()
+                   & (Crate.id != crate.id)).distinct())
+    return sorted(row.name for row in rows)
+
+
+def _refuse_if_depended_on(crate: Crate, force: bool) -> None:
+    dependents = dependents_of(crate)
+    if dependents and not force:
+        raise Conflict(f"crates {', '.join(f'`{d}`' for d in dependents)} depend on `{crate.name}`; yank "
+                       "instead, or pass --force to delete anyway (their builds will break)")
+
+
+def delete_version(crate_name: str, num: str, actor: str | None, force: bool = False) -> None:
+    """Delete one version; deleting the last one deletes the crate."""
+    _flush_download_counts()
+    with change() as current:
+        crate = find_crate(crate_name, lock=True)
+        version = find_version(crate, num)
+        last = Version.select().where(Version.crate == crate).count() == 1
+        if not last:
+            _refuse_if_depended_on(crate, force)
+            _delete_versions([version.id])
+            refresh_crate(crate, f"Delete {crate.name} {num}")
+            current.record(VersionDeletedEvent(actor=actor, crate=crate.name, version=num))
+    if last:
+        delete_crate(crate_name, actor, force)
+    else:
+        _forget_files(crate.name, [num])
+
+
+def delete_crate(crate_name: str, actor: str | None, force: bool = False) -> list[str]:
+    """Delete a crate with every version, its index file and its stored files."""
+    _flush_download_counts()
+    with change() as current:
+        crate = find_crate(crate_name, lock=True)
+        _refuse_if_depended_on(crate, force)
+        versions = list(Version.select(Version.id, Version.num).where(Version.crate == crate))
+        _delete_versions([v.id for v in versions])
+        remove_crate(crate, f"Delete {crate.name}")
+        for model in (CrateOwner, CrateKeyword, CrateCategory, CrateRestriction, CrateReader):
+            model.delete().where(model.crate == crate).execute()
+        Crate.delete().where(Crate.id == crate.id).execute()
+        nums = [v.num for v in versions]
+        current.record(CrateDeletedEvent(actor=actor, crate=crate.name, versions=tuple(nums)))
+    _forget_files(crate.name, nums)
+    return nums
+
+
+def _flush_download_counts() -> None:
+    """Pending counts of a version about to be deleted would fail to save later."""
+    registry().downloads.flush()
+
+
+def _delete_versions(ids: list[int]) -> None:
+    # Explicit child deletes: every database, with or without ON DELETE CASCADE in its schema.
+    # The ids are read first: MySQL refuses a DELETE whose subquery reads the same table.
+    Dependency.delete().where(Dependency.version.in_(ids)).execute()
+    VersionDownload.delete().where(VersionDownload.version.in_(ids)).execute()
+    Version.delete().where(Version.id.in_(ids)).execute()
+
+
+def _forget_files(name: str, nums: list[str]) -> None:
+    """After the commit: a file left behind costs disk space, a file deleted too early loses a version."""
+    storage = registry().storage
+    for num in nums:
+        try:
+            storage.delete_crate(name, num)
+        except Exception:
+            log.exception("could not remove %s %s from storage; delete the file by hand", name, num)

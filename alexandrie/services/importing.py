@@ -1,0 +1,79 @@
+"""``alexandrie import``: fill the registry from ``.crate`` files (migrations, offline mirrors).
+
+Metadata is recovered from the normalized ``Cargo.toml`` that ``cargo package`` writes,
+the way ``cargo publish`` would have sent it, and stored through the one write path.
+"""
+
+import hashlib
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AlexandrieError
+from ..models import Crate, User, Version
+from ..registry import registry
+from ..rules.manifest import localise, publish_metadata, readme_path
+from ..rules.metadata import read_metadata
+from ..rules.names import canonical_name
+from ..rules.tarball import inspect_crate, name_and_version
+from .publishing import store_versions
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"imported {len(self.imported)}, already present {len(self.skipped)}, failed {len(self.failed)}"]
+        lines += [f"  {path}: {why}" for path, why in self.failed]
+        return "\n".join(lines)
+
+
+def crate_files(paths) -> list[Path]:
+    found = []
+    for path in map(Path, paths):
+        found.extend(sorted(path.rglob("*.crate")) if path.is_dir() else [path])
+    return found
+
+
+def import_paths(files: list[Path], *, mirror=False, owner: User | None = None, foreign_indexes=(),
+                 actor: str | None = None, progress: Callable[[Path], None] = lambda path: None) -> ImportReport:
+    """Import every file; one bad file is reported and does not stop the rest. Safe to re-run."""
+    report = ImportReport()
+    for path in files:
+        try:
+            outcome = import_file(path, mirror=mirror, owner=owner, foreign_indexes=set(foreign_indexes), actor=actor)
+            (report.imported if outcome == "imported" else report.skipped).append(str(path))
+        except (AlexandrieError, OSError, tarfile.TarError, ValueError) as exc:
+            report.failed.append((str(path), getattr(exc, "detail", None) or str(exc)))
+        progress(path)
+    return report
+
+
+def import_file(path: Path, *, mirror: bool, owner: User | None, foreign_indexes: set[str],
+                actor: str | None = None) -> str:
+    data = path.read_bytes()
+    name, vers = name_and_version(data, path.name)
+    cksum = hashlib.sha256(data).hexdigest()
+    existing = _existing(name, vers)
+    if existing is not None:
+        if existing.cksum != cksum:
+            raise AlexandrieError(f"{name} {vers} is already in the registry with checksum {existing.cksum}, "
+                                  f"but this file's is {cksum}; remove one of the two copies")
+        return "skipped"
+    limit = registry().settings.general.max_unpacked_size
+    readme_file = readme_path(inspect_crate(data, name, vers, limit).manifest)
+    contents = inspect_crate(data, name, vers, limit, wanted={readme_file} if readme_file else ())
+    new = read_metadata(publish_metadata(contents.manifest, contents.files.get(readme_file), readme_file))
+    new.deps = [localise(dep, mirror, foreign_indexes) for dep in new.deps]
+    new.tarball, new.cksum = data, cksum
+    store_versions([new], owner=owner, actor=actor)
+    return "imported"
+
+
+def _existing(name: str, vers: str):
+    return (Version.select(Version.cksum).join(Crate)
+            .where((Crate.canonical_name == canonical_name(name)) & (Version.num == vers)).first())

@@ -1,0 +1,3 @@
+"""The core's version (read by setuptools without importing the package)."""
+
+__version__ = "0.1.0"

@@ -1,1 +1,0 @@
-"""HTTP blueprints: the sparse index, the cargo web API and the small pages."""

@@ -1,0 +1,1 @@
+"""The blueprints: the sparse index, the cargo API, the machine pages, and the browser UI."""

@@ -1,0 +1,150 @@
+"""Admin pages at ``/admin``: users and roles, crates (ownership, deletion, read access) and the audit log.
+
+Part of the browser UI. Only signed-in admins reach it; everyone else gets a 404, so the pages do
+not advertise themselves.
+"""
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ...errors import AlexandrieError
+from ...models import Crate, User, Version
+from ...services import crates as crate_service
+from ...services import users as user_service
+from ...services.audit import ACTIONS, as_dict, events, export_lines
+from ...services.crates import change_read_access, dependents_of, find_crate, owners_of
+from ...services.visibility import is_restricted, readers_of
+from ..sessions import protect_blueprint
+
+bp = protect_blueprint(Blueprint("admin", __name__, url_prefix="/admin"))
+AUDIT_PAGE = 200
+
+
+@bp.before_request
+def _admins_only():
+    if not (current_user.is_authenticated and current_user.is_active and current_user.is_admin):
+        abort(404)
+
+
+def _actor() -> str:
+    return current_user.login
+
+
+def _done(message: str, target: str):
+    flash(message)
+    return redirect(target)
+
+
+def _attempt(action, success: str, target: str):
+    """Run an admin action; its refusal (e.g. the deletion policy) is shown instead of an error page."""
+    try:
+        action()
+    except AlexandrieError as exc:
+        return _done(f"Refused: {exc.detail}", target)
+    return _done(success, target)
+
+
+@bp.get("/")
+def overview():
+    return render_template("admin/overview.html", users=User.select().count(), crates=Crate.select().count(),
+                           recent=[as_dict(e) for e in events(newest_first=True).limit(10)])
+
+
+# --- Users ----------------------------------------------------------------------------------------
+
+
+@bp.get("/users")
+def users():
+    return render_template("admin/users.html", users=list(User.select().order_by(User.login)))
+
+
+@bp.post("/users/<login>")
+def user_action(login):
+    target = url_for("admin.users")
+    action = request.form.get("action", "")
+    simple = {
+        "disable": lambda: user_service.set_active(login, False, _actor()),
+        "enable": lambda: user_service.set_active(login, True, _actor()),
+        "make-admin": lambda: user_service.set_roles(login, _actor(), admin=True),
+        "remove-admin": lambda: user_service.set_roles(login, _actor(), admin=False),
+        "make-read-only": lambda: user_service.set_roles(login, _actor(), read_only=True),
+        "remove-read-only": lambda: user_service.set_roles(login, _actor(), read_only=False),
+        "reset-password": lambda: user_service.reset_password(login, request.form.get("password", ""), _actor()),
+    }
+    if action not in simple:
+        abort(400, f"unknown action {action!r}")
+    if login == _actor() and action in ("disable", "remove-admin"):
+        return _done("Refused: you cannot disable or demote yourself; ask another admin", target)
+    return _attempt(simple[action], f"{login}: {action.replace('-', ' ')} done", target)
+
+
+# --- Crates ---------------------------------------------------------------------------------------
+
+
+@bp.get("/crates")
+def crates():
+    rows = list(Crate.select().order_by(Crate.canonical_name))
+    details = {c.id: {"owners": [u.login for u in owners_of(c)], "restricted": is_restricted(c),
+                      "readers": readers_of(c)} for c in rows}
+    return render_template("admin/crates.html", crates=rows, details=details)
+
+
+@bp.get("/crates/<name>")
+def crate(name):
+    found = find_crate(name)
+    return render_template("admin/crate.html", crate=found, owners=[u.login for u in owners_of(found)],
+                           versions=list(Version.select().where(Version.crate == found).order_by(Version.id)),
+                           restricted=is_restricted(found), readers=readers_of(found),
+                           dependents=dependents_of(found))
+
+
+@bp.post("/crates/<name>")
+def crate_action(name):
+    found = find_crate(name)
+    target = url_for("admin.crate", name=found.name)
+    action = request.form.get("action", "")
+    force = request.form.get("force") == "yes"
+    if action == "transfer":
+        return _attempt(lambda: crate_service.transfer_ownership(found.name, request.form.get("login", "").strip(),
+                                                                 _actor()),
+                        f"{found.name} now belongs to {request.form.get('login')}", target)
+    if action == "delete-version":
+        num = request.form.get("version", "")
+        return _attempt(lambda: crate_service.delete_version(found.name, num, _actor(), force=force),
+                        f"deleted {found.name} {num}", target)
+    if action == "delete-crate":
+        if request.form.get("confirm") != found.name:
+            return _done(f"Refused: type the crate name `{found.name}` to confirm the deletion", target)
+        return _attempt(lambda: crate_service.delete_crate(found.name, _actor(), force=force),
+                        f"deleted {found.name}", url_for("admin.crates"))
+    if action in ("restrict", "unrestrict"):
+        return _attempt(lambda: change_read_access(found.name, _actor(), restricted=action == "restrict"),
+                        f"{found.name}: {action}ed", target)
+    if action in ("add-reader", "remove-reader"):
+        reader = [request.form.get("reader", "").strip()]
+        changes = {"add_readers": reader} if action == "add-reader" else {"remove_readers": reader}
+        return _attempt(lambda: change_read_access(found.name, _actor(), **changes),
+                        f"{found.name}: readers updated", target)
+    abort(400, f"unknown action {action!r}")
+
+
+# --- Audit log ------------------------------------------------------------------------------------
+
+
+def _audit_filters() -> dict:
+    return {key: request.args.get(key, "").strip() or None for key in ("action", "actor", "crate")}
+
+
+@bp.get("/audit")
+def audit():
+    filters = _audit_filters()
+    rows = [as_dict(e) for e in events(**filters, newest_first=True).limit(AUDIT_PAGE)]
+    return render_template("admin/audit.html", events=rows, filters=filters, actions=ACTIONS, limit=AUDIT_PAGE)
+
+
+@bp.get("/audit.jsonl")
+def audit_export():
+    body = "".join(line + "\n" for line in export_lines(**_audit_filters()))
+    return Response(body, mimetype="application/x-ndjson",
+                    headers={"Content-Disposition": 'attachment; filename="alexandrie-audit.jsonl"',
+                             "Cache-Control": "no-store"})
