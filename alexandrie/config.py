@@ -127,7 +127,7 @@ def load_config(source: "str | os.PathLike | Mapping | Settings | None" = None) 
         raw, base_dir = (_read_toml(path), path.resolve().parent) if path else ({}, Path.cwd())
         origin = str(path) if path else "the built-in defaults"
     tables = _checked_tables(raw, origin)
-    overrides = _environment_overrides(tables)
+    overrides = _environment_overrides()
     return _settings(tables, overrides, base_dir, origin)
 
 
@@ -155,7 +155,7 @@ def _did_you_mean(word: str, choices) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _environment_overrides(tables: dict) -> dict[str, dict[str, tuple[str, str]]]:
+def _environment_overrides() -> dict[str, dict[str, tuple[str, str]]]:
     """``{section: {key: (raw value, variable name)}}`` from ``ALEXANDRIE_SECTION_KEY`` variables.
 
     Only the core's sections are overridden; ``[plugins.*]`` never is, and variables naming other

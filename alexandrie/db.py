@@ -135,14 +135,19 @@ def run_compiled(key: tuple, build, state=None, **values) -> list[tuple]:
     an app context; running a built query needs only ``state`` (default: the app in context's).
     """
     state = state or registry()
-    cache = state.compiled_sql
-    entry = cache.get(key)
-    if entry is None:
-        markers = {f"\0{name}\0": name for name in values}
-        sql, params = build(**{name: marker for marker, name in markers.items()}).sql()
-        entry = cache[key] = (sql, [(markers.get(p) if isinstance(p, str) else None, p) for p in params])
-    sql, slots = entry
+    sql, slots = compile_query(key, build, state, *values)
     return state.database.execute_sql(sql, [values[name] if name else constant for name, constant in slots]).fetchall()
+
+
+def compile_query(key: tuple, build, state=None, *names: str) -> tuple[str, list]:
+    """The SQL of ``build`` for ``key`` and where each of ``names`` goes in its parameters, built on first use."""
+    state = state or registry()
+    entry = state.compiled_sql.get(key)
+    if entry is None:
+        markers = {f"\0{name}\0": name for name in names}
+        sql, params = build(**{name: marker for marker, name in markers.items()}).sql()
+        entry = state.compiled_sql[key] = (sql, [(markers.get(p) if isinstance(p, str) else None, p) for p in params])
+    return entry
 
 
 @contextmanager

@@ -1,5 +1,6 @@
 """``alexandrie db``: schema status and upgrades, and copying a registry to another database or storage."""
 
+import dataclasses
 import sys
 import tomllib
 from pathlib import Path
@@ -89,7 +90,7 @@ def _destination_settings(source: Settings, to_url, to_config, storage_type, sto
         settings = load_config(to_config) if to_config else source
     except ConfigError as exc:
         raise click.ClickException(f"{to_config}: {exc}") from exc
-    database = dict(settings.database.__dict__)
+    database = dataclasses.asdict(settings.database)
     if to_url:
         database["url"] = sqlite_url_relative_to(to_url, Path.cwd())
     storage = {"type": storage_type} if storage_type else dict(settings.storage)

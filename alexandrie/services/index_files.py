@@ -3,9 +3,9 @@ inside every change, and the one lookup that answers a request for a file."""
 
 import hashlib
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
-from ..db import locked, run_compiled
+from ..db import compile_query, locked
 from ..models import Crate, IndexFile, Version
 from ..registry import Registry, registry
 from ..rules.names import index_path
@@ -131,9 +131,9 @@ def config_json() -> dict:
 # --- Reading: the one answer to a request for an index file --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IndexAnswer:
-    """What to send for an index request: 200 with the file, 304, or 404."""
+class IndexAnswer(NamedTuple):
+    """What to send for an index request: 200 with the file, 304, or 404. (A tuple: one is made per
+    request cargo waits on, and a frozen dataclass costs several times as much to build.)"""
 
     status: int
     body: bytes = b""
@@ -158,6 +158,8 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110's If-None-Match: a list of tags compared weakly (``W/"x"`` matches ``"x"``), or ``*``."""
     if not if_none_match:
         return False
+    if if_none_match == etag:  # what cargo sends: the tag it was given
+        return True
     if if_none_match.strip() == "*":
         return True
     opaque = etag.removeprefix("W/").strip('"')
@@ -176,28 +178,38 @@ def lookup(path: str, if_none_match: str | None, reader, state: Registry | None 
     """The file at ``path`` as ``reader`` (None: anonymous) may see it; a 304 reads only the ETag.
 
     Used by the Flask view and by the WSGI fast path (which passes ``state``: it runs outside an app
-    context, with SQL built beforehand by ``prepare_lookup``).
+    context, with SQL built beforehand by ``prepare_lookup``). Cargo waits on one of these per crate
+    it resolves, so the SQL is built once per reader and only run here.
     """
     if not is_index_file_path(path):
-        return IndexAnswer(404)
+        return NOT_FOUND
+    state = state or registry()
     if if_none_match:
-        row = _readable_file(path, reader, state, IndexFile.etag)
+        row = _readable_file(state, ETAG_ONLY, reader, path)
         if row is not None and etag_matches(if_none_match, row[0]):
             return IndexAnswer(304, etag=row[0])
-    row = _readable_file(path, reader, state, IndexFile.content, IndexFile.etag)
+    row = _readable_file(state, WHOLE_FILE, reader, path)
     if row is None or not row[0]:
-        return IndexAnswer(404)
+        return NOT_FOUND
     return IndexAnswer(200, body=row[0].encode("utf-8"), etag=row[1])
+
+
+NOT_FOUND = IndexAnswer(404)
+ETAG_ONLY, WHOLE_FILE = (IndexFile.etag,), (IndexFile.content, IndexFile.etag)  # for a 304, for a 200
 
 
 def prepare_lookup(reader=None) -> None:
     """Build the lookup's SQL for ``reader`` now (inside an app context), so it can run without one."""
-    for columns in ((IndexFile.etag,), (IndexFile.content, IndexFile.etag)):
-        _readable_file("0/prepare", reader, None, *columns)
+    for columns in (ETAG_ONLY, WHOLE_FILE):
+        _compiled(registry(), columns, reader)
 
 
-def _readable_file(path: str, reader, state: Registry | None, *columns) -> tuple | None:
-    key = ("index_file", *(c.name for c in columns), *reader_key(reader))
-    rows = run_compiled(key, lambda path: IndexFile.select(*columns).join(Crate).where(
-        (IndexFile.path == path) & readable_condition(reader)).limit(1), state=state, path=path)
-    return rows[0] if rows else None
+def _readable_file(state: Registry, columns: tuple, reader, path: str) -> tuple | None:
+    sql, slots = _compiled(state, columns, reader)
+    return state.database.execute_sql(sql, [path if name else constant for name, constant in slots]).fetchone()
+
+
+def _compiled(state: Registry, columns: tuple, reader) -> tuple[str, list]:
+    key = ("index_file", len(columns), *reader_key(reader))
+    return state.compiled_sql.get(key) or compile_query(key, lambda path: IndexFile.select(*columns).join(Crate).where(
+        (IndexFile.path == path) & readable_condition(reader)).limit(1), state, "path")
