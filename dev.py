@@ -110,12 +110,14 @@ def lint() -> int:
 
 
 # Tools some tests drive, and the Debian packages that bring them.
-TEST_TOOLS = {"chromium": "chromium", "sshd": "openssh-server"}
+TEST_TOOLS = {"chromium": "chromium", "sshd": "openssh-server", "nginx": "nginx"}
+# Files some tests read, and their packages: a real crates.io crate with 1,503 features (tests/test_real_crates.py).
+TEST_FILES = {"/usr/share/cargo/registry/web-sys-0.3.60/Cargo.toml": "librust-web-sys-dev"}
 
 
 def ensure_test_tools() -> None:
-    """The browser and ssh tests drive Debian's chromium and sshd; under CI=true, as root, install
-    what is missing."""
+    """The browser, ssh and shared-cache tests drive Debian's chromium, sshd and nginx, and one test imports
+    Debian's copy of web-sys; under CI=true, as root, install what is missing."""
     import shutil
 
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -123,6 +125,7 @@ def ensure_test_tools() -> None:
         return
     search = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
     missing = [package for tool, package in TEST_TOOLS.items() if not shutil.which(tool, path=search)]
+    missing += [package for path, package in TEST_FILES.items() if not Path(path).is_file()]
     if not missing:
         return
     print(f"installing {', '.join(missing)} for the tests (apt-get)", file=sys.stderr)

@@ -27,6 +27,7 @@ from .events import (
                      EVENT_NAMES,
                      CrateDeletedEvent,
                      CrateEvent,
+                     CrateLimitsChangedEvent,
                      CrateTransferredEvent,
                      Event,
                      GroupMembersChangedEvent,
@@ -47,6 +48,7 @@ from .events import (
                      VersionDeletedEvent,
                      YankEvent,
 )
+from .files import make_private_folder
 from .hookspecs import hookimpl
 from .interfaces import BackendSpec, IndexBackend, MachinePath, Storage
 from .registry import Registry, get_plugin_config, registry
@@ -69,7 +71,8 @@ __all__ = [
     "PUBLISH_NEW", "PUBLISH_UPDATE", "YANK", "CHANGE_OWNERS", "READ", "WRITE_ACTIONS", "TOKEN_SCOPES",
     "Event", "CrateEvent", "UserEvent", "ALL_EVENTS", "EVENT_NAMES",
     "PublishEvent", "YankEvent", "UnyankEvent", "OwnersChangedEvent", "CrateTransferredEvent",
-    "VersionDeletedEvent", "CrateDeletedEvent", "ReadAccessChangedEvent", "UserCreatedEvent", "UserDisabledEvent",
+    "VersionDeletedEvent", "CrateDeletedEvent", "ReadAccessChangedEvent", "CrateLimitsChangedEvent",
+    "UserCreatedEvent", "UserDisabledEvent",
     "UserEnabledEvent", "RolesChangedEvent", "PasswordResetEvent", "PasswordChangedEvent",
     "GroupMembersChangedEvent", "TokenCreatedEvent", "TokenRevokedEvent", "LoginFailedEvent",
     # backends
@@ -77,4 +80,6 @@ __all__ = [
     "shared_index_files",
     # tables, transactions, commands
     "BaseModel", "models", "connection", "write_transaction", "in_app", "create_user", "find_user",
+    # files only this user may read
+    "make_private_folder",
 ]

@@ -1,7 +1,10 @@
 """The application factory, and the WSGI entry point for waitress, gunicorn or any WSGI host."""
 
 import logging
+import os
 import secrets
+import stat
+from pathlib import Path
 
 import pluggy
 from flask import Flask
@@ -9,6 +12,7 @@ from flask import Flask
 from . import db, web
 from .backends import select_backend
 from .config import Settings, load_config
+from .errors import ConfigError
 from .models import MODELS, Setting
 from .plugins import block, get_plugin_manager, require_loaded
 from .registry import EXTENSION, Registry, registry
@@ -31,6 +35,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     app = Flask("alexandrie", template_folder=templates_dir())
     app.config["MAX_CONTENT_LENGTH"] = None
     state = app.extensions[EXTENSION] = _registry(settings, pm, serving)
+    _refuse_a_secret_others_can_read(state)  # before SQLite opens the file and gives its -wal the same mode
     db.init_app(app)
     app.secret_key = _secret_key(app)
     state.storage = select_backend("storage", pm.hook.alexandrie_storage_backends(), settings.storage, app)
@@ -58,6 +63,32 @@ def _secret_key(app: Flask) -> str:
         if row is None:
             row = Setting.create(key="secret_key", value=secrets.token_hex(32))
         return row.value
+
+
+def _refuse_a_secret_others_can_read(state: Registry) -> None:
+    """Whoever reads the session secret can sign in as anyone. Group-readable is left to the operator."""
+    settings = state.settings
+    if not settings.general.secret_key:
+        _refuse_readable_by_others(db.sqlite_files(state.database), "the database holds the session secret")
+    elif "secret_key" in settings.tables.get("general", {}) and os.path.isfile(settings.source):
+        _refuse_readable_by_others([Path(settings.source)], "it sets [general] secret_key")
+
+
+def _refuse_readable_by_others(paths: list[Path], why: str) -> None:
+    exposed = [str(path) for path in paths if _readable_by_others(path)]
+    if exposed:
+        raise ConfigError(f"{', '.join(exposed)} can be read by every user of this machine, and {why}: "
+                          "anyone could forge a session and sign in as any user.\n"
+                          f"Run `chmod 600 {' '.join(exposed)}` (or `chmod o-rwx`), then start again.")
+
+
+def _readable_by_others(path: Path) -> bool:
+    """World-readable, in folders the world may enter."""
+    try:
+        modes = [path.stat().st_mode, *(folder.stat().st_mode for folder in path.resolve().parents)]
+    except FileNotFoundError:
+        return False
+    return bool(modes[0] & stat.S_IROTH) and all(mode & stat.S_IXOTH for mode in modes[1:])
 
 
 def make_wsgi_app():

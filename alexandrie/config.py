@@ -23,7 +23,7 @@ SIZE_UNITS = {
     "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
 }
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-ENV_VARIABLE = re.compile(r"ALEXANDRIE_([A-Z]+)_([A-Z_]+)")
+ENV_PREFIX = "ALEXANDRIE_"
 # Section tables owned by a backend: the core checks only ``type``; the backend checks the rest.
 BACKEND_SECTIONS = ("storage", "index")
 PATH_KEYS = {("storage", "path"), ("index", "path")}
@@ -39,6 +39,11 @@ class GeneralSettings:
     bind_address: str = _setting("127.0.0.1:3000", "str")
     public_url: str = _setting("", "optional-str")  # empty: http:// + bind_address
     threads: int = _setting(8, "int")
+    # `alexandrie serve` against slow clients: seconds to send a request's headers (from connecting or from
+    # the previous response), open connections in all, and per client address (an IPv6 client by its /64).
+    header_timeout: int = _setting(10, "int")
+    connection_limit: int = _setting(500, "int")
+    max_connections_per_client: int = _setting(50, "int")
     max_crate_size: int = _setting(10 * 1024**2, "size")
     max_unpacked_size: int = _setting(512 * 1024**2, "size")
     max_metadata_size: int = _setting(2 * 1024**2, "size")
@@ -63,19 +68,48 @@ class FrontendSettings:
 
 
 @dataclass(frozen=True)
-class LimitsSettings:
+class RateLimitSettings:
     enabled: bool = _setting(True, "bool")
     storage: str = _setting("memory://", "str")
     strategy: str = _setting("moving-window", "str")
-    login: str = _setting("10/minute", "optional-str")  # empty: no limit
+    login: str = _setting("10/minute", "optional-str")  # per client address; empty: no limit
+    login_per_account: str = _setting("10/minute;100/day", "optional-str")  # failed sign-ins per login
+    register: str = _setting("5/hour", "optional-str")  # accounts created per client address
     token_create: str = _setting("20/hour", "optional-str")
-    publish: str = _setting("30/minute", "optional-str")
+    publish: str = _setting("300/hour", "optional-str")  # a burst: `cargo publish --workspace` of 100 crates
+
+
+@dataclass(frozen=True)
+class CrateLimitSettings:
+    """What a crate may hold. The publish policy (crates.io's defaults, raised per crate by an administrator)
+    applies to ``cargo publish``; the safety caps apply to everything stored, imports and mirrors included."""
+
+    # Publish policy: per-crate overrides in `alexandrie crates limits`.
+    max_features: int = _setting(300, "int")
+    max_dependencies: int = _setting(500, "int")
+    max_keywords: int = _setting(5, "int")
+    max_categories: int = _setting(5, "int")
+    max_description: int = _setting(4096, "int")  # characters
+    max_field_length: int = _setting(4096, "int")  # any other text: URLs, licence, a dependency's target cfg
+    max_readme: int = _setting(1024**2, "size")
+    readme_render_seconds: int = _setting(2, "int")  # then the README shows as text until its HTML is ready
+    # Safety caps: no override, no exception.
+    max_list_entries: int = _setting(10_000, "int")  # in any one list: deps, features, what a feature enables
+    max_index_line: int = _setting(512 * 1024, "size")
+    max_index_file: int = _setting(64 * 1024**2, "size")
+    max_versions: int = _setting(20_000, "int")  # per crate
+
+
+POLICY_LIMITS = ("max_features", "max_dependencies", "max_keywords", "max_categories", "max_description",
+                 "max_field_length", "max_readme")
 
 
 TYPED_SECTIONS = {"general": GeneralSettings, "database": DatabaseSettings, "frontend": FrontendSettings,
-                  "limits": LimitsSettings}
+                  "rate_limits": RateLimitSettings, "limits": CrateLimitSettings}
 BACKEND_DEFAULTS = {"storage": {"type": "disk", "path": "data/crate-storage"}, "index": {"type": "sparse"}}
 SECTIONS = (*TYPED_SECTIONS, *BACKEND_SECTIONS, "plugins")
+# Keys that changed section: refused with where they went, never silently ignored.
+MOVED_KEYS = {("limits", f.name): "rate_limits" for f in dataclasses.fields(RateLimitSettings)}
 
 
 @dataclass(frozen=True)
@@ -85,7 +119,8 @@ class Settings:
     general: GeneralSettings
     database: DatabaseSettings
     frontend: FrontendSettings
-    limits: LimitsSettings
+    rate_limits: RateLimitSettings
+    limits: CrateLimitSettings
     storage: Mapping[str, Any]
     index: Mapping[str, Any]
     plugins: Mapping[str, Mapping[str, Any]]
@@ -163,13 +198,21 @@ def _environment_overrides() -> dict[str, dict[str, tuple[str, str]]]:
     """
     found: dict[str, dict[str, tuple[str, str]]] = {}
     for variable, value in os.environ.items():
-        match = ENV_VARIABLE.fullmatch(variable)
-        if not match or variable == "ALEXANDRIE_DISABLE_PLUGINS":
+        if not variable.startswith(ENV_PREFIX) or variable == "ALEXANDRIE_DISABLE_PLUGINS":
             continue
-        section, key = match.group(1).lower(), match.group(2).lower()
-        if section in TYPED_SECTIONS or section in BACKEND_SECTIONS:
+        section_and_key = _section_and_key(variable[len(ENV_PREFIX):].lower())
+        if section_and_key:
+            section, key = section_and_key
             found.setdefault(section, {})[key] = (value, variable)
     return found
+
+
+def _section_and_key(name: str) -> tuple[str, str] | None:
+    """``rate_limits_publish`` -> (rate_limits, publish): the longest section name that prefixes it."""
+    for section in sorted((*TYPED_SECTIONS, *BACKEND_SECTIONS), key=len, reverse=True):
+        if name.startswith(section + "_") and len(name) > len(section) + 1:
+            return section, name[len(section) + 1:]
+    return None
 
 
 def _settings(tables: dict, overrides: dict, base_dir: Path, origin: str) -> Settings:
@@ -184,7 +227,8 @@ def _settings(tables: dict, overrides: dict, base_dir: Path, origin: str) -> Set
     if bad_plugin:
         raise ConfigError(f"{origin}: [plugins] {bad_plugin} must be a table, written [plugins.{bad_plugin}]")
     return Settings(
-        general=general, database=database, frontend=sections["frontend"], limits=sections["limits"],
+        general=general, database=database, frontend=sections["frontend"],
+        rate_limits=sections["rate_limits"], limits=sections["limits"],
         storage=_frozen(backends["storage"]), index=_frozen(backends["index"]),
         plugins=_frozen({name: _frozen(table) for name, table in plugins.items()}),
         disabled_plugins=_disabled_plugins(general, tables.get("plugins", {}), origin),
@@ -206,6 +250,9 @@ def _typed_section(name: str, cls, table: dict, overrides: dict, origin: str):
 
 
 def _read_value(section: str, known: dict, key: str, raw, origin: str, *, from_env: bool):
+    if (section, key) in MOVED_KEYS:
+        raise ConfigError(f"{origin}: [{section}] {key} has moved to [{MOVED_KEYS[section, key]}] {key}; "
+                          f"move the line under [{MOVED_KEYS[section, key]}]")
     if key not in known:
         raise ConfigError(f"{origin}: [{section}] {key} is not a setting{_did_you_mean(key, known)}; "
                           f"[{section}] takes {', '.join(known)}")

@@ -14,6 +14,7 @@ import peewee
 from playhouse import pool
 
 from .errors import ConfigError
+from .files import make_private_file, make_private_folder
 from .migrations import ensure_schema
 from .registry import registry
 
@@ -80,12 +81,26 @@ def open_database(url: str, max_conns: int = 8) -> peewee.Database:
 
 def _open_sqlite(path: str, common: dict) -> peewee.Database:
     if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(Path(path))
     db = pool.PooledSqliteDatabase(
         path, pragmas=SQLITE_PRAGMAS, field_types=BIG_TEXT_TYPES, check_same_thread=False, **common)
     # SQLite's LOWER() knows only ASCII; PostgreSQL and MySQL lower every letter. Search must match alike.
     db.register_function(_unicode_lower, "lower", 1, deterministic=True)
     return db
+
+
+def _create_private_file(path: Path) -> None:
+    """The database holds the session secret and password hashes: its new folders are created 0700 and the
+    file 0600, before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode)."""
+    make_private_folder(path.parent)
+    make_private_file(path)
+
+
+def sqlite_files(db: peewee.Database) -> list[Path]:
+    """The files of a SQLite database that hold its rows (the database and its write-ahead log)."""
+    if not is_sqlite(db) or db.database == ":memory:":
+        return []
+    return [Path(db.database), Path(f"{db.database}-wal")]
 
 
 def _unicode_lower(value):

@@ -102,6 +102,15 @@ class ReadAccessChangedEvent(CrateEvent):
     name = "read-access"
 
 
+@dataclass(frozen=True, kw_only=True)
+class CrateLimitsChangedEvent(CrateEvent):
+    """An administrator set the crate's own publish limits (``limits``: setting -> value; none left: defaults)."""
+
+    limits: dict[str, int]
+
+    name = "crate-limits"
+
+
 # --- Users, groups and tokens -----------------------------------------------------------------------------
 
 
@@ -198,7 +207,7 @@ class LoginFailedEvent(Event):
 
 
 ALL_EVENTS = (PublishEvent, YankEvent, UnyankEvent, OwnersChangedEvent, CrateTransferredEvent, VersionDeletedEvent,
-              CrateDeletedEvent, ReadAccessChangedEvent, UserCreatedEvent, UserDisabledEvent, UserEnabledEvent,
-              RolesChangedEvent, PasswordResetEvent, PasswordChangedEvent, GroupMembersChangedEvent,
-              TokenCreatedEvent, TokenRevokedEvent, LoginFailedEvent)
+              CrateDeletedEvent, ReadAccessChangedEvent, CrateLimitsChangedEvent, UserCreatedEvent,
+              UserDisabledEvent, UserEnabledEvent, RolesChangedEvent, PasswordResetEvent, PasswordChangedEvent,
+              GroupMembersChangedEvent, TokenCreatedEvent, TokenRevokedEvent, LoginFailedEvent)
 EVENT_NAMES = tuple(sorted({event.name for event in ALL_EVENTS}))

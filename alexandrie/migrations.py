@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import peewee
-from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import SchemaMigrator, migrate
 
 from .errors import ConfigError
 from .version import __version__
@@ -37,12 +37,70 @@ class Migration:
     apply: Callable[[SchemaMigrator, peewee.Database], None]
 
 
-# Steps after the baseline, in order: Migration(2, "...", step_function), ...
-MIGRATIONS: tuple[Migration, ...] = ()
-
-
 class SchemaError(ConfigError):
     """The database schema cannot be used by this code as it is."""
+
+
+def _v2_sessions_logins_limits(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    """user.session_version, user.login_key (unique: logins differ by more than case), crate.limit_overrides,
+    and metadata columns as text of any length.
+
+    Safe to re-run: MySQL commits each ALTER at once, so a step that failed half-way leaves its first changes.
+    """
+    user = peewee.Table("user", ("id", "login", "login_key")).bind(db)
+    rows = list(user.select(user.id, user.login).tuples())
+    _refuse_case_twins(rows, db)  # before any ALTER, so nothing has changed when it refuses
+    columns = {c.name for c in db.get_columns("user")}
+    if "session_version" not in columns:
+        migrate(migrator.add_column("user", "session_version", peewee.IntegerField(
+            default=0, constraints=[peewee.SQL("DEFAULT 0")]), allow_not_null=True))
+    if "login_key" not in columns:
+        # NOT NULL from the start (SQLite cannot add it later without rebuilding the table, and dropping the old
+        # one would cascade to every token and ownership): the default fills the rows until the loop below.
+        migrate(migrator.add_column("user", "login_key", peewee.CharField(
+            max_length=64, constraints=[peewee.SQL("DEFAULT ''")]), allow_not_null=True))
+        if not isinstance(db, peewee.SqliteDatabase):
+            migrate(migrator.drop_column_default("user", "login_key"))
+    for user_id, login in rows:
+        user.update({user.login_key: login.lower()}).where(user.id == user_id).execute()  # models.login_key
+    if ["login_key"] not in [i.columns for i in db.get_indexes("user")]:
+        migrate(migrator.add_index("user", ("login_key",), True))
+    if "limit_overrides" not in {c.name for c in db.get_columns("crate")}:
+        migrate(migrator.add_column("crate", "limit_overrides", peewee.TextField(null=True)))
+    if not isinstance(db, peewee.SqliteDatabase):  # SQLite keeps text of any length in a VARCHAR column
+        for table, column, null in WIDENED_TO_TEXT:
+            migrate(migrator.alter_column_type(table, column, peewee.TextField(null=null)))
+
+
+# Metadata columns that imports fill past any publish policy (a 417-character target cfg, a long licence).
+WIDENED_TO_TEXT = (("crate", "license", True), ("version", "links", True), ("version", "license", True),
+                   ("version", "license_file", True), ("version", "readme_file", True),
+                   ("dependency", "req", False), ("dependency", "target", True))
+
+
+def _refuse_case_twins(rows: list[tuple[int, str]], db: peewee.Database) -> None:
+    """Logins that differ only by case cannot all keep their spelling; the operator picks the new names."""
+    by_key: dict[str, list[tuple[int, str]]] = {}
+    for user_id, login in rows:
+        by_key.setdefault(login.lower(), []).append((user_id, login))
+    twins = [group for group in by_key.values() if len(group) > 1]
+    if not twins:
+        return
+    listed = "; ".join(" and ".join(f"`{login}` (id {user_id})" for user_id, login in group) for group in twins)
+    table = "`user`" if isinstance(db, peewee.MySQLDatabase) else '"user"'
+    user_id, login = twins[0][-1]
+    raise SchemaError(
+        f"cannot upgrade the database schema to version 2: logins must now be unique whatever their case, and "
+        f"these differ only by case: {listed}. Find out which account is genuine, rename the others with SQL, e.g. "
+        f"UPDATE {table} SET login = '{login}-2' WHERE id = {user_id}; (their crates, tokens and groups follow; the "
+        "audit log keeps the old name), then start Alexandrie (or `alexandrie db upgrade`) again.")
+
+
+# Steps after the baseline, in order.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "session versions, case-insensitive logins, per-crate limit overrides, long metadata",
+              _v2_sessions_logins_limits),
+)
 
 
 def latest_version(migrations=MIGRATIONS) -> int:

@@ -31,8 +31,14 @@ class Setting(BaseModel):
     value = peewee.TextField()
 
 
+def login_key(login: str) -> str:
+    """What makes two logins the same: their case is ignored, as on crates.io and GitHub."""
+    return login.lower()
+
+
 class User(UserMixin, BaseModel):
-    login = peewee.CharField(max_length=64, unique=True)
+    login = peewee.CharField(max_length=64, unique=True)  # as its owner spells it
+    login_key = peewee.CharField(max_length=64, unique=True)  # login_key(login), set by save()
     name = peewee.CharField(max_length=128, null=True)
     email = peewee.CharField(max_length=254, null=True)
     password_hash = peewee.CharField(max_length=256, null=True)
@@ -40,10 +46,16 @@ class User(UserMixin, BaseModel):
     is_active_account = peewee.BooleanField(default=True)
     is_read_only = peewee.BooleanField(default=False)  # may read and download, never publish
     created_at = peewee.DateTimeField(default=utcnow)
+    # Stored in each browser session at sign-in; bumping it ends every session signed in before.
+    session_version = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])
 
     @property
     def is_active(self):
         return self.is_active_account
+
+    def save(self, *args, **kwargs):
+        self.login_key = login_key(self.login)
+        return super().save(*args, **kwargs)
 
 
 class ApiToken(BaseModel):
@@ -68,11 +80,12 @@ class Crate(BaseModel):
     homepage = peewee.TextField(null=True)
     documentation = peewee.TextField(null=True)
     repository = peewee.TextField(null=True)
-    license = peewee.CharField(max_length=256, null=True)
+    license = peewee.TextField(null=True)
     max_version = peewee.CharField(max_length=160, null=True)
     downloads = peewee.BigIntegerField(default=0, index=True)
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow, index=True)
+    limit_overrides = peewee.TextField(null=True)  # JSON object set by an admin, e.g. {"max_features": 2000}
 
 
 class CrateOwner(BaseModel):
@@ -93,7 +106,7 @@ class Version(BaseModel):
     cksum = peewee.CharField(max_length=64)
     deps = JSONField()
     features = JSONField()
-    links = peewee.CharField(max_length=128, null=True)
+    links = peewee.TextField(null=True)
     rust_version = peewee.CharField(max_length=32, null=True)
     yanked = peewee.BooleanField(default=False)
     published_at = peewee.DateTimeField(default=utcnow)
@@ -101,8 +114,8 @@ class Version(BaseModel):
     size = peewee.IntegerField(default=0)
     downloads = peewee.BigIntegerField(default=0)
     description = peewee.TextField(null=True)
-    license = peewee.CharField(max_length=256, null=True)
-    license_file = peewee.CharField(max_length=256, null=True)
+    license = peewee.TextField(null=True)
+    license_file = peewee.TextField(null=True)
     homepage = peewee.TextField(null=True)
     documentation = peewee.TextField(null=True)
     repository = peewee.TextField(null=True)
@@ -111,7 +124,7 @@ class Version(BaseModel):
     categories = JSONField(default=list)
     badges = JSONField(default=dict)
     readme = BigTextField(null=True)
-    readme_file = peewee.CharField(max_length=256, null=True)
+    readme_file = peewee.TextField(null=True)
     readme_html = BigTextField(null=True)
 
     class Meta:
@@ -123,10 +136,10 @@ class Dependency(BaseModel):
 
     version = peewee.ForeignKeyField(Version, backref="dependencies", on_delete="CASCADE")
     crate_name = peewee.CharField(max_length=64, index=True)  # canonical name of the real package
-    req = peewee.CharField(max_length=256)
+    req = peewee.TextField()
     kind = peewee.CharField(max_length=8, default="normal")
     optional = peewee.BooleanField(default=False)
-    target = peewee.CharField(max_length=256, null=True)
+    target = peewee.TextField(null=True)  # real cfg expressions pass 400 characters
     registry = peewee.TextField(null=True)
 
 
@@ -241,7 +254,7 @@ class AuditEvent(BaseModel):
 
 
 class RateLimitCounter(BaseModel):
-    """Rate-limit counters shared by every instance when ``[limits] storage = "alexandrie-db://"``."""
+    """Rate-limit counters shared by every instance when ``[rate_limits] storage = "alexandrie-db://"``."""
 
     key = peewee.CharField(max_length=255, primary_key=True)
     count = peewee.IntegerField(default=0)

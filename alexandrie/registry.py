@@ -39,6 +39,7 @@ class Registry:
     machine_paths: tuple[MachinePath, ...] = ()
     stylesheets: tuple[str, ...] = ()
     downloads: Any = None  # services.downloads.DownloadCounter
+    readme_worker: Any = None  # the thread READMEs render on (services.readmes), made on first use
     request_origin: Callable[[], Origin | None] = _no_origin  # the web layer tells where a request came from
     compiled_sql: dict = field(default_factory=dict)
     open_changes: threading.local = field(default_factory=threading.local)

@@ -61,7 +61,7 @@ def registry_config(data_dir: Path, port: int, database_url: str | None = None, 
         f'[general]\nbind_address = "127.0.0.1:{port}"\npublic_url = "http://127.0.0.1:{port}"\n'
         f'threads = {threads}\n[database]\nurl = "{url}"\n[storage]\ntype = "disk"\npath = "crate-storage"\n'
         '[index]\ntype = "sparse"\n[frontend]\nenabled = false\n'
-        '[limits]\nenabled = false\n')  # the publish limit (30 a minute) would cut the timed runs short
+        '[rate_limits]\nenabled = false\n')  # the publish limit (30 a minute) would cut the timed runs short
     return path
 
 

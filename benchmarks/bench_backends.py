@@ -53,7 +53,7 @@ def start_instances(work: Path, count: int, database_url: str, storage: dict) ->
         port = free_port()
         config = work / f"instance{number}.toml"
         lines = ["[general]", f'bind_address = "127.0.0.1:{port}"', f'public_url = "http://127.0.0.1:{port}"',
-                 "threads = 8", "[limits]", "enabled = false", "[database]", f'url = "{database_url}"', "max_conns = 8", "[storage]",
+                 "threads = 8", "[rate_limits]", "enabled = false", "[database]", f'url = "{database_url}"', "max_conns = 8", "[storage]",
                  *(f"{k} = {toml_value(v)}" for k, v in storage.items())]
         config.write_text("\n".join(lines) + "\n")
         log = open(work / f"instance{number}.log", "wb")

@@ -88,6 +88,6 @@ class SharedTargetCargo(Cargo):
 @pytest.fixture(scope="module")
 def module_registry(tmp_path_factory):
     """A registry served for the whole module (rate limits off: tests publish faster than people)."""
-    registry = RunningRegistry(tmp_path_factory.mktemp("registry"), limits={"enabled": False})
+    registry = RunningRegistry(tmp_path_factory.mktemp("registry"), rate_limits={"enabled": False})
     yield registry
     registry.stop()

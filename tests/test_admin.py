@@ -16,7 +16,7 @@ from alexandrie.testing import dependency, publish, sign_in
 
 @pytest.fixture
 def registry(make_app):
-    app = make_app(limits={"enabled": False})
+    app = make_app(rate_limits={"enabled": False})
     with app.app_context(), connection():
         create_user("root", password="password-root", is_admin=True)
         alice = create_user("alice", password="password-alice")
@@ -151,7 +151,7 @@ def test_administrators_changes_reach_plugins_after_the_commit(make_app):
             with_crate = Crate.get_or_none(Crate.name == getattr(event, "crate", None)) is not None
             seen.append((event.name, event.actor, with_crate))
 
-    app = make_app(plugins=[Recorder()], limits={"enabled": False})
+    app = make_app(plugins=[Recorder()], rate_limits={"enabled": False})
     with app.app_context(), connection():
         create_user("root", password="password-root", is_admin=True)
         token = create_token(create_user("alice"), "t")[1]
@@ -164,3 +164,20 @@ def test_administrators_changes_reach_plugins_after_the_commit(make_app):
         delete_crate("moved", actor="root")
     assert seen == [("ownership-transfer", "root", True), ("read-access", "root", True),
                     ("crate-delete", "root", False)]  # the deletion is committed when plugins hear of it
+
+
+def test_admin_raises_a_crates_publish_limits_on_its_page(registry):
+    app, client, token = registry
+    csrf = sign_in(client, "root")
+    many = {f"f{i}": [] for i in range(400)}
+    assert publish(app.test_client(), token, "base", "0.3.0", features=many).status_code == 400
+    page = client.get("/admin/crates/base").text
+    assert 'name="max_features"' in page and 'placeholder="300"' in page
+    saved = post(client, "/admin/crates/base", csrf, action="limits", max_features="500")
+    assert "base: limits saved" in client.get(saved.headers["Location"]).text
+    assert publish(app.test_client(), token, "base", "0.3.0", features=many).status_code == 200
+    refused = post(client, "/admin/crates/base", csrf, action="limits", max_features="many")
+    assert "Refused: max_features takes a whole number" in client.get(refused.headers["Location"]).text
+    assert 'value="500"' in client.get("/admin/crates/base").text
+    post(client, "/admin/crates/base", csrf, action="limits", max_features="")
+    assert publish(app.test_client(), token, "base", "0.4.0", features=many).status_code == 400

@@ -21,7 +21,7 @@ from alexandrie.testing import crate_metadata, csrf_token, make_crate, publish_b
 
 @pytest.fixture
 def registry(make_app):
-    app = make_app(limits={"enabled": False})
+    app = make_app(rate_limits={"enabled": False})
     with app.app_context(), connection():
         alice = create_user("alice", password="password-alice")
         create_user("bob")

@@ -259,7 +259,7 @@ def test_a_bad_number_in_the_file_names_the_key(tmp_path, text, key):
     ('[general]\nthreads = "4"\n', '[general] threads = "4": write a whole number of at least 1, without quotes'),
     ('[general]\nthreads = 0\n', "[general] threads = 0: write a whole number of at least 1"),
     ('[frontend]\nenabled = 1\n', "[frontend] enabled = 1: write true or false"),
-    ('[limits]\npublish = 30\n', "[limits] publish = 30: write text, in quotes"),
+    ('[rate_limits]\npublish = 30\n', "[rate_limits] publish = 30: write text, in quotes"),
     ('[storage]\ntype = 7\n', '[storage] type = 7: write the backend\'s name, like type = "disk"'),
 ])
 def test_a_value_of_the_wrong_type_names_the_file_the_key_and_what_is_allowed(tmp_path, text, expected):

@@ -43,7 +43,7 @@ def test_a_plugin_manager_without_an_essential_plugin_does_not_start(tmp_path):
 
 
 def test_a_read_scoped_token_cannot_publish_whatever_the_config_says(make_app):
-    app = make_app(general={"disabled_plugins": ["alexandrie.defaults.render_plain"]}, limits={"enabled": False})
+    app = make_app(general={"disabled_plugins": ["alexandrie.defaults.render_plain"]}, rate_limits={"enabled": False})
     create_user_with_token(app, "alice")
     with app.app_context(), connection():
         read_only = create_token(User.get(User.login == "alice"), "reader", scopes=["read"])[1]

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from alexandrie.testing import Cargo, free_port, require, require_tool, write_package
+from alexandrie.testing import Cargo, free_port, require, require_tool, wait_until_healthy, write_package
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ("alexandrie-policy-licence", "alexandrie-activity-feed")
@@ -111,27 +111,13 @@ path = "feed/activity.jsonl"
     server = subprocess.Popen([*cli, "serve"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server, home / "serve.log")
+        wait_until_healthy(url, server, home / "serve.log")
         yield SimpleNamespace(url=url, index_url=f"sparse+{url}/index/", token=token, home=home, cli=cli,
                               feed=home / "feed" / "activity.jsonl", log=home / "serve.log")
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"alexandrie serve exited:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"alexandrie serve did not become healthy:\n{log.read_text()}")
 
 
 def test_cargo_publish_meets_the_policy_and_lands_in_the_feed(user_server, tmp_path):

@@ -101,7 +101,7 @@ def test_hook_alexandrie_machine_paths(make_app):
         def alexandrie_blueprints(self, app):
             return [bot]
 
-    app = make_app(plugins=[Bot()], general={"auth_required": True}, limits={"enabled": False})
+    app = make_app(plugins=[Bot()], general={"auth_required": True}, rate_limits={"enabled": False})
     client, reader = app.test_client(), create_user_with_token(app, "alice")
     with app.app_context(), connection():
         writer = create_token(User.get(User.login == "alice"), "ci", scopes=["publish-update"])[1]
@@ -281,7 +281,7 @@ def test_hook_alexandrie_check_password(make_app):
         def alexandrie_check_password(self, login, password):
             return False if login == "locked" else None  # False stops; None lets the built-in check
 
-    app = make_app(plugins=[Lockout()], limits={"enabled": False})
+    app = make_app(plugins=[Lockout()], rate_limits={"enabled": False})
     create_user_with_token(app, "alice")
     create_user_with_token(app, "locked")
 

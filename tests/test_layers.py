@@ -16,6 +16,7 @@ LAYER_OF = {
     "alexandrie.registry": "contract",
     "alexandrie.rules": "rules",
     "alexandrie.db": "persistence", "alexandrie.models": "persistence", "alexandrie.migrations": "persistence",
+    "alexandrie.files": "persistence",
     "alexandrie.services": "services",
     "alexandrie.defaults": "defaults",
     "alexandrie.web": "web",

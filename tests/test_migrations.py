@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,14 +12,16 @@ import peewee
 import pytest
 from click.testing import CliRunner
 from playhouse.migrate import migrate
+from werkzeug.security import generate_password_hash
 
 from alexandrie import migrations
 from alexandrie.cli import main
 from alexandrie.db import connection, open_database
-from alexandrie.errors import ConfigError
+from alexandrie.errors import ConfigError, Conflict
 from alexandrie.migrations import Migration, SchemaError, ensure_schema, read_version
-from alexandrie.models import MODELS, Crate
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
+from alexandrie.models import MODELS, ApiToken, Crate
+from alexandrie.services.users import create_user, find_user
+from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body, sign_in
 
 SNAPSHOTS = Path(__file__).parent / "schema"
 
@@ -37,10 +40,25 @@ def _publish(app, name="kept", version="1.0.0"):
 def _schema_of(url: str) -> dict:
     """Tables, columns (name, type, nullability) and indexes (columns, uniqueness) as the server reports them."""
     db = open_database(url, 1)
+    kind = _sqlite_affinity if isinstance(db, peewee.SqliteDatabase) else str.lower
     with db.connection_context():
-        return {table: {"columns": sorted((c.name, c.data_type.lower(), c.null) for c in db.get_columns(table)),
+        return {table: {"columns": sorted((c.name, kind(c.data_type), c.null) for c in db.get_columns(table)),
                         "indexes": sorted((tuple(i.columns), i.unique) for i in db.get_indexes(table))}
                 for table in db.get_tables()}
+
+
+def _sqlite_affinity(declared: str) -> str:
+    """What SQLite makes of a declared type (its rules, in order): VARCHAR(256) and TEXT store alike."""
+    declared = declared.upper()
+    if "INT" in declared:
+        return "integer"
+    if any(word in declared for word in ("CHAR", "CLOB", "TEXT")):
+        return "text"
+    if "BLOB" in declared or not declared:
+        return "blob"
+    if any(word in declared for word in ("REAL", "FLOA", "DOUB")):
+        return "real"
+    return "numeric"
 
 
 def test_the_latest_snapshot_describes_the_models():
@@ -186,3 +204,49 @@ def test_instances_starting_together_create_the_schema_once(make_app, scratch_da
     _publish(app)
     with app.app_context(), connection():
         assert [c.name for c in Crate.select()] == ["kept"]
+
+
+def _version_1_database(url: str, logins: list[str]) -> None:
+    """A database as version 1 left it, holding ``logins`` (password ``password-<login>``), the first with a token."""
+    db = open_database(url, 1)
+    with db.connection_context():
+        old = {m._meta.table_name: m for m in
+               migrations.models_from_snapshot(json.loads(_snapshot_file(1).read_text()), db)}
+        migrations._binary_collation(db, old.values())  # as version 1 made them: MySQL tables compare case
+        db.create_tables(list(old.values()))
+        migrations.stamp(db, 1)
+        ids = [old["user"].insert(login=login, name=login, password_hash=generate_password_hash(f"password-{login}"),
+                                  is_admin=False, is_active_account=True, is_read_only=False,
+                                  created_at="2024-01-01 00:00:00").execute() for login in logins]
+        old["api_token"].insert(user=ids[0], label="laptop", token_hash="0" * 64,
+                                created_at="2024-01-01 00:00:00").execute()
+    db.close_all()
+
+
+def test_version_2_makes_existing_logins_case_insensitive_and_keeps_their_tokens(make_app, scratch_database):
+    url = scratch_database()
+    _version_1_database(url, ["Alice", "bob"])
+    app = make_app(database={"url": url}, rate_limits={"enabled": False})
+    with app.app_context(), connection():
+        alice = find_user("alice")
+        assert alice.login == "Alice" and alice.session_version == 0
+        assert [(t.label, t.user.login) for t in ApiToken.select()] == [("laptop", "Alice")]  # nothing cascaded
+        with pytest.raises(Conflict, match="`ALICE` is taken"):
+            create_user("ALICE")
+    sign_in(app.test_client(), "alice", "password-Alice")
+
+
+def test_version_2_stops_on_logins_that_differ_only_by_case_until_one_is_renamed(make_app, scratch_database):
+    url = scratch_database()
+    _version_1_database(url, ["Alice", "carol", "alice"])
+    with pytest.raises(SchemaError, match=r"differ only by case: `Alice` \(id \d+\) and `alice` \(id \d+\)") as refused:
+        make_app(database={"url": url})
+    db = open_database(url, 1)
+    with db.connection_context():
+        assert read_version(db) == 1
+        assert "login_key" not in {c.name for c in db.get_columns("user")}  # nothing half-done
+        db.execute_sql(re.search(r"UPDATE .*?;", str(refused.value)).group(0))  # the operator follows the advice
+    db.close_all()
+    app = make_app(database={"url": url})
+    with app.app_context(), connection():
+        assert {find_user("ALICE").login, find_user("alice-2").login} == {"Alice", "alice-2"}

@@ -30,7 +30,7 @@ def publish(client, token, name, version="0.1.0", **fields):
 
 def make_registry(make_app, auth_required: bool):
     """alice owns the restricted SECRET crate and a public crate; tokens of every kind for the matrix."""
-    app = make_app(general={"auth_required": auth_required}, limits={"enabled": False})
+    app = make_app(general={"auth_required": auth_required}, rate_limits={"enabled": False})
     tokens = {}
     with app.app_context(), connection():
         alice = create_user("alice", password="password-alice")

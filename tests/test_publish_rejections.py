@@ -81,7 +81,7 @@ def core_app(make_app):
 def shared_registry(tmp_path_factory):
     """One SQLite registry shared by every test that only expects refusals: each checks it is still empty."""
     # Rate limiting would answer 429 after 30 publishes; it has its own tests.
-    app = build_core_app(tmp_path_factory.mktemp("refusals"), general=LIMITS, limits={"enabled": False})
+    app = build_core_app(tmp_path_factory.mktemp("refusals"), general=LIMITS, rate_limits={"enabled": False})
     yield Registry(app, quick_token(app, "mallory"))
     reset_database(app)
 
@@ -90,7 +90,7 @@ def shared_registry(tmp_path_factory):
 def registry(request, core_app):
     if os.environ.get("ALEXANDRIE_TEST_DATABASE_URL"):
         # A server database is one for every app in the run, emptied after each test: no sharing there.
-        app = core_app(general=LIMITS, limits={"enabled": False})
+        app = core_app(general=LIMITS, rate_limits={"enabled": False})
         return Registry(app, quick_token(app, "mallory"))
     return request.getfixturevalue("shared_registry")
 
@@ -236,6 +236,8 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
     ({"name": None}, ["no `name`"]),
     ({"vers": ["0.1.0"]}, ["`vers`", "string"]),
     ({"deps": {"a": 1}}, ["`deps`", "list"]),
+    ({"deps": {}}, ["`deps`", "must be a list", "is an object"]),
+    ({"deps": None}, ["`deps`", "must be a list", "is null"]),
     ({"deps": ["serde"]}, ["dependency #1", "object"]),
     ({"deps": [dependency("serde", optional="yes")]}, ["optional", "true or false"]),
     ({"deps": [dependency("serde", default_features=1)]}, ["default_features", "true or false"]),
@@ -246,19 +248,21 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
     ({"deps": [dependency("../evil")]}, ["dependency name", "invalid"]),
     ({"deps": [dependency("serde", explicit_name_in_toml="a b")]}, ["dependency name", "invalid"]),
     ({"deps": [dependency("serde", artifact=["bin"])]}, ["artifact"]),
-    ({"deps": [dependency("serde", target="x" * 300)]}, ["target"]),
-    ({"deps": [dependency("serde")] * 1001}, ["1001 entries"]),
-    ({"features": ["std"]}, ["features"]),
+    ({"deps": [dependency("serde", target="x" * 5000)]}, ["`target` of dependency `serde`", "max_field_length"]),
+    ({"deps": [dependency("serde")] * 501}, ["501 dependencies", "allows 500", "[limits] max_dependencies"]),
+    ({"features": ["std"]}, ["`features`", "must be an object", "is a list"]),
+    ({"features": {f"f{i}": [] for i in range(301)}}, ["301 features", "[limits] max_features"]),
     ({"features": {"std": "alloc"}}, ["feature `std`", "strings"]),
     ({"features": {"bad feature": []}}, ["feature name", "invalid"]),
     ({"keywords": "cli"}, ["keywords", "list"]),
-    ({"keywords": ["a", "b", "c", "d", "e", "f"]}, ["keywords", "at most 5"]),
+    ({"keywords": ["a", "b", "c", "d", "e", "f"]}, ["6 keywords", "allows 5", "max_keywords"]),
+    ({"keywords": {}}, ["`keywords`", "must be a list", "is an object"]),
     ({"keywords": ["no spaces"]}, ["keyword `no spaces`"]),
     ({"keywords": [3]}, ["keywords", "string"]),
     ({"categories": [{"slug": "x"}]}, ["categories", "string"]),
     ({"authors": "me"}, ["authors", "list"]),
     ({"description": 12}, ["description", "string"]),
-    ({"description": "d" * 5000}, ["description", "longer than 4096"]),
+    ({"description": "d" * 5000}, ["5000 description characters", "max_description"]),
     ({"license": ["MIT"]}, ["license", "string"]),
     ({"badges": ["travis"]}, ["badges", "object"]),
     ({"links": 1}, ["links", "string"]),
@@ -269,6 +273,24 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
 def test_wrong_field_types_and_values_are_refused(registry, fields, words):
     meta = {**crate_metadata(NAME, VERS), **fields}
     assert_refused(registry, registry.publish(meta=meta), 400, *words)
+
+
+@pytest.mark.parametrize("fields, limits, words", [
+    ({"readme": "r" * 2049}, {"max_readme": "2 KiB"}, ["2049 README bytes", "max_readme"]),
+    ({"deps": [dependency("serde")] * 21}, {"max_list_entries": 20}, ["`deps` has 21 entries", "max_list_entries"]),
+    ({"features": {"big": ["a"] * 21}}, {"max_list_entries": 20}, ["feature `big` has 21", "max_list_entries"]),
+])
+def test_limits_come_from_the_limits_section(core_app, fields, limits, words):
+    app = core_app(general=LIMITS, limits=limits)
+    registry = Registry(app, quick_token(app, "mallory"))
+    assert_refused(registry, registry.publish(meta={**crate_metadata(NAME, VERS), **fields}), 400, *words)
+
+
+@pytest.mark.parametrize("missing", ["deps", "features"])
+def test_metadata_without_a_required_field_is_refused(registry, missing):
+    """crates.io's typed decoder requires both; cargo always sends them."""
+    meta = {key: value for key, value in crate_metadata(NAME, VERS).items() if key != missing}
+    assert_refused(registry, registry.publish(meta=meta), 400, f"`{missing}`", "is missing")
 
 
 @pytest.mark.parametrize("name, words", [

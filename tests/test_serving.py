@@ -82,7 +82,7 @@ def test_a_body_over_the_upload_limit_is_refused_before_it_is_sent(make_app):
 
 
 def test_cargo_shows_the_limit_when_a_crate_is_too_big(make_app, cargo_factory, tmp_path):
-    app = make_app(general={"max_crate_size": "4 KiB", "max_metadata_size": "4 KiB"}, limits={"enabled": False})
+    app = make_app(general={"max_crate_size": "4 KiB", "max_metadata_size": "4 KiB"}, rate_limits={"enabled": False})
     server = LiveServer(app).start()
     try:
         cargo = cargo_factory(server, create_user_with_token(app, "alice"))

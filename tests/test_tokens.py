@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from alexandrie.cli import main
 from alexandrie.db import connection
 from alexandrie.errors import BadRequest
-from alexandrie.models import ApiToken, utcnow
+from alexandrie.models import ApiToken, User, utcnow
 from alexandrie.rules.tokens import expiry_from, pattern_matches
 from alexandrie.services.tokens import create_token
 from alexandrie.services.users import create_user, set_roles
@@ -21,7 +21,7 @@ def detail(response) -> str:
 
 @pytest.fixture
 def registry(make_app):
-    app = make_app(limits={"enabled": False})
+    app = make_app(rate_limits={"enabled": False})
     with app.app_context(), connection():
         alice = create_user("alice")
         full = create_token(alice, "full")[1]
@@ -147,7 +147,7 @@ def test_token_cli_create_list_revoke(tmp_path):
 def test_account_page_creates_scoped_expiring_tokens(make_app):
     import re
 
-    app = make_app(limits={"enabled": False})
+    app = make_app(rate_limits={"enabled": False})
     with app.app_context(), connection():
         create_user("alice", password="password-alice")
     client = app.test_client()
@@ -163,7 +163,10 @@ def test_account_page_creates_scoped_expiring_tokens(make_app):
         row = ApiToken.get(ApiToken.label == "team-ci")
         assert (row.scopes, row.crate_patterns) == (["read", "publish-update"], ["my-team-*", "tools"])
         assert timedelta(days=29) < row.expires_at - utcnow() <= timedelta(days=30)
-    refused = publish(client, token, "elsewhere")
+    with app.app_context(), connection():
+        full = create_token(User.get(User.login == "alice"), "full")[1]
+    assert publish(client, full, "elsewhere").status_code == 200
+    refused = publish(client, token, "elsewhere", "0.2.0")  # a scope it has, on a crate outside its patterns
     assert refused.status_code == 403 and "`my-team-*`, `tools`" in detail(refused)
     bad = client.post("/account/tokens", data={"label": "x", "crates": "a/b", "csrf_token": csrf})
     assert bad.status_code == 400 and "crate pattern" in bad.text

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from alexandrie.rules.names import RESERVED_NAMES, canonical_name, index_path, name_problem
+from alexandrie.rules.names import RESERVED_NAMES, canonical_name, index_path, name_problem, reserved_name_problem
 from alexandrie.rules.versions import SemVer, max_version, version_problem, without_build
 
 # --- naming.py -----------------------------------------------------------------------------------------
@@ -42,14 +42,15 @@ def test_valid_names(name):
     ("LPT9", "reserved"),
 ])
 def test_invalid_and_reserved_names(name, words):
-    problem = name_problem(name)
+    problem = name_problem(name) or reserved_name_problem(name)
     assert problem is not None and words in problem
 
 
 def test_every_reserved_name_is_refused_in_every_spelling():
     for name in RESERVED_NAMES:
         for spelling in (name, name.upper(), name.replace("_", "-"), name.replace("-", "_")):
-            assert "reserved" in name_problem(spelling), spelling
+            assert "reserved" in reserved_name_problem(spelling), spelling
+            assert name_problem(spelling) is None, spelling
 
 
 @pytest.mark.parametrize("a, b", [("Foo-Bar", "foo_bar"), ("FOO_BAR", "foo-bar"), ("a-b_c", "A_B-C")])

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import click
 
+from ..config import POLICY_LIMITS
 from ..models import Crate
+from ..services import crate_limits as crate_limits_service
 from ..services import crates
 from ..services.importing import crate_files, import_paths
 from ..services.index_import import import_index, read_index_files
@@ -18,7 +20,7 @@ ACTOR = "cli"
 
 @click.group("crate")
 def crate_group():
-    """Administer crates: delete, transfer ownership, restrict who may read them."""
+    """Administer crates: delete, transfer ownership, restrict who may read them, set their own limits."""
 
 
 @crate_group.command("delete")
@@ -59,6 +61,28 @@ def crate_restrict(name, readers, groups, removed, off):
                                          add_readers=[*readers, *(f"@{g}" for g in groups)], remove_readers=removed)
     click.echo(f"{crate.name}: {'open to all users' if off else 'restricted'}; readers: "
                f"{', '.join(named) or 'owners and admins only'}")
+
+
+@crate_group.command("limits")
+@click.argument("name")
+@click.argument("settings", nargs=-1, metavar="[SETTING=NUMBER|SETTING=default]...")
+@in_app
+def crate_limits(name, settings):
+    """Show crate NAME's publish limits, or raise them for it (max_features=1600), or go back to the
+    configured one (max_features=default)."""
+    if settings:
+        crate_limits_service.set_overrides(name, ACTOR, dict(_override(setting) for setting in settings))
+    crate = crates.find_crate(name)
+    limits, overrides = crate_limits_service.limits_for(crate), crate_limits_service.overrides_of(crate)
+    for key in POLICY_LIMITS:
+        click.echo(f"{key} = {getattr(limits, key)}{'  (set for this crate)' if key in overrides else ''}")
+
+
+def _override(setting: str) -> tuple[str, int | None]:
+    key, equals, value = setting.partition("=")
+    if not equals or not (value.isdigit() or value == "default"):
+        raise click.BadParameter(f"{setting!r}: write SETTING=NUMBER, like max_features=1600, or SETTING=default")
+    return key.strip(), None if value == "default" else int(value)
 
 
 @click.command("import")

@@ -27,6 +27,8 @@ def serve(bind, threads):
         log.info("plugin %s (%s %s)", plugin["name"], plugin["distribution"], plugin["version"])
     log.info("serving %s on http://%s with %d threads; cargo index: sparse+%s/index/",
              general.registry_name, bind, threads, general.public_url)
+    log.info("at most %d connections, %d per client address; %d s to send a request's headers",
+             general.connection_limit, general.max_connections_per_client, general.header_timeout)
     serve_forever(app, listen=bind, threads=threads, ident="alexandrie", clear_untrusted_proxy_headers=True)
 
 

@@ -1,9 +1,8 @@
 """Built-in auth: API tokens from the ``Authorization`` header and local passwords."""
 
 from ..hookspecs import hookimpl
-from ..models import User
 from ..services.tokens import token_identity
-from ..services.users import password_matches
+from ..services.users import check_sign_in
 
 
 @hookimpl(trylast=True)
@@ -13,7 +12,4 @@ def alexandrie_authenticate_request(request):
 
 @hookimpl(trylast=True)
 def alexandrie_check_password(login, password):
-    user = User.get_or_none(User.login == login)
-    if user is None:
-        return None
-    return user if user.is_active and password_matches(user, password) else False
+    return check_sign_in(login, password)

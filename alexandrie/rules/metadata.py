@@ -4,17 +4,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..config import CrateLimitSettings
 from ..errors import BadRequest
-from .names import name_problem
+from .names import MAX_NAME_LENGTH, name_problem
 from .versions import version_problem
 
-MAX_DESCRIPTION = 4096
-MAX_KEYWORDS = 5
-MAX_CATEGORIES = 5
-MAX_DEPS = 1000
-MAX_FEATURES = 1000
 KEYWORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]{0,19}")
 CATEGORY = re.compile(r"[a-z0-9][a-z0-9-]*(::[a-z0-9][a-z0-9-]*)*")
+MAX_CATEGORY_LENGTH = 64  # crates.io's longest slug has 43 characters
 FEATURE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_+.-]*")
 DEP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 RUST_VERSION = re.compile(r"\d+(\.\d+){0,2}")
@@ -51,8 +48,9 @@ class NewVersion:
     published_at: datetime | None = None
 
 
-def read_metadata(meta) -> NewVersion:
-    """Type-check every field cargo sends; any problem is a 400 naming the field."""
+def read_metadata(meta, limits: CrateLimitSettings) -> NewVersion:
+    """Type-check every field cargo sends, as crates.io's typed decoder does; any problem is a 400 naming the
+    field. Only the safety caps apply here: the publish policy is ``policy_problems``, asked at publish."""
     if not isinstance(meta, dict):
         raise BadRequest("the publish metadata must be a JSON object")
     name = _string(meta, "name", required=True)
@@ -60,83 +58,147 @@ def read_metadata(meta) -> NewVersion:
     for problem in (name_problem(name), version_problem(vers)):
         if problem:
             raise BadRequest(problem)
+    entries = limits.max_list_entries
     return NewVersion(
         name=name, vers=vers,
-        deps=[index_dependency(d, i) for i, d in enumerate(_list(meta, "deps", MAX_DEPS))],
-        features=_features(meta.get("features")),
-        authors=_strings(meta, "authors", 100, 256),
-        description=_string(meta, "description", limit=MAX_DESCRIPTION),
-        documentation=_string(meta, "documentation", limit=2048),
-        homepage=_string(meta, "homepage", limit=2048),
-        repository=_string(meta, "repository", limit=2048),
-        license=_string(meta, "license", limit=256),
-        license_file=_string(meta, "license_file", limit=256),
-        readme=_string(meta, "readme", limit=None),
-        readme_file=_string(meta, "readme_file", limit=256),
-        keywords=_keywords(meta),
-        categories=_strings(meta, "categories", MAX_CATEGORIES, 64),
-        badges=_badges(meta.get("badges")),
-        links=_string(meta, "links", limit=128),
+        deps=[index_dependency(d, i, entries) for i, d in enumerate(_list(meta, "deps", entries, required=True))],
+        features=_features(meta, entries),
+        authors=_strings(meta, "authors", entries),
+        description=_string(meta, "description"),
+        documentation=_string(meta, "documentation"),
+        homepage=_string(meta, "homepage"),
+        repository=_string(meta, "repository"),
+        license=_string(meta, "license"),
+        license_file=_string(meta, "license_file"),
+        readme=_string(meta, "readme"),
+        readme_file=_string(meta, "readme_file"),
+        keywords=_keywords(meta, entries),
+        categories=_strings(meta, "categories", entries),
+        badges=_badges(meta.get("badges", {})),
+        links=_string(meta, "links"),
         rust_version=_rust_version(meta),
     )
 
 
-def _string(meta: dict, key: str, required=False, limit: int | None = 256) -> str | None:
+def is_category(slug: str) -> bool:
+    """Whether ``slug`` can be a category: others are warned about at publish and listed nowhere."""
+    return len(slug) <= MAX_CATEGORY_LENGTH and CATEGORY.fullmatch(slug) is not None
+
+
+def policy_problems(new: NewVersion, limits: CrateLimitSettings) -> list[str]:
+    """What this version holds beyond the publish policy; each problem names the ``[limits]`` setting.
+
+    The limits are this crate's: the configured ones with an administrator's overrides applied.
+    """
+    problems = [_over(new.name, "features", len(new.features), limits, "max_features"),
+                _over(new.name, "dependencies", len(new.deps), limits, "max_dependencies"),
+                _over(new.name, "keywords", len(new.keywords), limits, "max_keywords"),
+                _over(new.name, "categories", len(new.categories), limits, "max_categories"),
+                _over(new.name, "description characters", len(new.description or ""), limits, "max_description"),
+                _over(new.name, "README bytes", len((new.readme or "").encode()), limits, "max_readme")]
+    longest = max(_text_fields(new), key=lambda pair: len(pair[1]), default=("", ""))
+    if len(longest[1]) > limits.max_field_length:
+        problems.append(f"{longest[0]} is {len(longest[1])} characters long; this registry allows "
+                        f"{limits.max_field_length} ([limits] max_field_length){_raise_hint(new.name)}")
+    return [problem for problem in problems if problem]
+
+
+def _over(crate: str, what: str, count: int, limits: CrateLimitSettings, setting: str) -> str | None:
+    allowed = getattr(limits, setting)
+    if count <= allowed:
+        return None
+    return f"the crate has {count} {what}; this registry allows {allowed} ([limits] {setting}){_raise_hint(crate)}"
+
+
+def _raise_hint(crate: str) -> str:
+    return f"; shorten it, or ask an administrator to raise the limit for `{crate}`"
+
+
+def _text_fields(new: NewVersion):
+    """(what, text) for every text field the length policy covers, dependencies and features included."""
+    for key in ("documentation", "homepage", "repository", "license", "license_file", "readme_file", "links"):
+        yield f"`{key}`", getattr(new, key) or ""
+    for author in new.authors:
+        yield "an entry of `authors`", author
+    for dep in new.deps:
+        for key in ("req", "target", "registry"):
+            yield f"`{key}` of dependency `{dep['name']}`", dep.get(key) or ""
+    for feature, enables in new.features.items():
+        yield "a feature name", feature
+        for entry in enables:
+            yield f"an entry of feature `{feature}`", entry
+
+
+def _string(meta: dict, key: str, required=False) -> str | None:
     value = meta.get(key)
     if value is None:
         if required:
             raise BadRequest(f"the publish metadata has no `{key}`")
         return None
     if not isinstance(value, str):
-        raise BadRequest(f"`{key}` in the publish metadata must be a string, not {type(value).__name__}")
-    if limit is not None and len(value) > limit:
-        raise BadRequest(f"`{key}` is longer than {limit} characters; shorten it in Cargo.toml")
+        raise BadRequest(f"`{key}` in the publish metadata must be a string, not {_json_type(value)}")
     if "\0" in value:
         raise BadRequest(f"`{key}` contains a NUL character; remove it from Cargo.toml")
     return value
 
 
-def _list(meta: dict, key: str, limit: int) -> list:
-    value = meta.get(key) or []
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _list(meta: dict, key: str, limit: int, required=False) -> list:
+    if key not in meta and not required:
+        return []
+    value = meta.get(key)
     if not isinstance(value, list):
-        raise BadRequest(f"`{key}` in the publish metadata must be a list")
-    if len(value) > limit:
-        raise BadRequest(f"`{key}` has {len(value)} entries; at most {limit} are allowed")
+        what = "is missing" if key not in meta else f"is {_json_type(value)}"
+        raise BadRequest(f"`{key}` in the publish metadata must be a list; it {what}")
+    _refuse_oversized(f"`{key}`", len(value), limit)
     return value
 
 
-def _strings(meta: dict, key: str, limit: int, item_limit: int) -> list[str]:
+def _refuse_oversized(what: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise BadRequest(f"{what} has {count} entries; this registry stores at most {limit} "
+                         "([limits] max_list_entries)")
+
+
+def _strings(meta: dict, key: str, limit: int) -> list[str]:
     values = _list(meta, key, limit)
     for value in values:
-        if not isinstance(value, str) or len(value) > item_limit:
-            raise BadRequest(f"every entry of `{key}` must be a string of at most {item_limit} characters")
+        if not isinstance(value, str) or "\0" in value:
+            raise BadRequest(f"every entry of `{key}` must be a string without NUL characters")
     return values
 
 
-def _keywords(meta: dict) -> list[str]:
-    keywords = _strings(meta, "keywords", MAX_KEYWORDS, 20)
+def _keywords(meta: dict, limit: int) -> list[str]:
+    keywords = _strings(meta, "keywords", limit)
     for keyword in keywords:
         if not KEYWORD.fullmatch(keyword):
-            raise BadRequest(f"keyword `{keyword}` is invalid: use at most 20 ASCII letters, digits, "
+            raise BadRequest(f"keyword `{keyword[:80]}` is invalid: use at most 20 ASCII letters, digits, "
                              "`_`, `-` or `+`, starting with a letter or digit")
     return [k.lower() for k in keywords]
 
 
-def _features(value) -> dict[str, list[str]]:
-    value = value or {}
-    if not isinstance(value, dict) or len(value) > MAX_FEATURES:
-        raise BadRequest(f"`features` must be an object of at most {MAX_FEATURES} features")
+def _features(meta: dict, limit: int) -> dict[str, list[str]]:
+    value = meta.get("features")
+    if not isinstance(value, dict):
+        what = "is missing" if "features" not in meta else f"is {_json_type(value)}"
+        raise BadRequest(f'`features` in the publish metadata must be an object like {{"std": []}}; it {what}')
+    _refuse_oversized("`features`", len(value), limit)
     for feature, enables in value.items():
-        if not FEATURE.fullmatch(feature) or len(feature) > 100:
+        if not FEATURE.fullmatch(feature):
             raise BadRequest(f"feature name `{feature[:100]}` is invalid")
-        if not isinstance(enables, list) or not all(isinstance(e, str) and len(e) <= 200 for e in enables):
+        if not isinstance(enables, list) or not all(isinstance(e, str) for e in enables):
             raise BadRequest(f"feature `{feature}` must list what it enables as strings")
+        _refuse_oversized(f"feature `{feature}`", len(enables), limit)
     return value
 
 
 def _badges(value) -> dict:
     """Cargo sends ``{badge: {key: value}}``; anything deeper is refused, not stored."""
-    value = value or {}
     if not isinstance(value, dict) or not all(
             isinstance(attrs, dict) and all(isinstance(v, str) for v in attrs.values()) for attrs in value.values()):
         raise BadRequest('`badges` must be an object like {"maintenance": {"status": "actively-developed"}}')
@@ -144,13 +206,13 @@ def _badges(value) -> dict:
 
 
 def _rust_version(meta: dict) -> str | None:
-    value = _string(meta, "rust_version", limit=32)
+    value = _string(meta, "rust_version")
     if value is not None and not RUST_VERSION.fullmatch(value):
-        raise BadRequest(f"rust-version `{value}` is invalid: write it like `1.70` or `1.70.0`")
+        raise BadRequest(f"rust-version `{value[:80]}` is invalid: write it like `1.70` or `1.70.0`")
     return value
 
 
-def index_dependency(dep, position: int) -> dict:
+def index_dependency(dep, position: int, limit: int) -> dict:
     """A publish dependency in index form: renamed deps swap ``name`` and ``package``."""
     if not isinstance(dep, dict):
         raise BadRequest(f"dependency #{position + 1} must be an object")
@@ -158,9 +220,9 @@ def index_dependency(dep, position: int) -> dict:
     explicit = _dep_string(dep, "explicit_name_in_toml", position)
     req = _dep_string(dep, "version_req", position, required=True)
     for dep_name in filter(None, (real, explicit)):
-        if not DEP_NAME.fullmatch(dep_name) or len(dep_name) > 64:
+        if not DEP_NAME.fullmatch(dep_name) or len(dep_name) > MAX_NAME_LENGTH:
             raise BadRequest(f"dependency name `{dep_name[:80]}` is invalid")
-    if not REQ.fullmatch(req) or len(req) > 256:
+    if not REQ.fullmatch(req):
         raise BadRequest(f"dependency `{real}` has an invalid version requirement `{req[:80]}`")
     if any(k in dep for k in ("artifact", "bindep_target", "lib")):
         raise BadRequest(f"dependency `{real}` is an artifact dependency (-Zbindeps), which this registry does "
@@ -171,7 +233,7 @@ def index_dependency(dep, position: int) -> dict:
     return {
         "name": explicit or real,
         "req": req,
-        "features": _dep_features(dep, real),
+        "features": _dep_features(dep, real, limit),
         "optional": _dep_bool(dep, "optional", False, real),
         "default_features": _dep_bool(dep, "default_features", True, real),
         "target": _dep_string(dep, "target", position),
@@ -187,8 +249,6 @@ def _dep_string(dep: dict, key: str, position: int, required=False) -> str | Non
         return None
     if not isinstance(value, str) or not value:
         raise BadRequest(f"dependency #{position + 1}: `{key}` must be a non-empty string")
-    if len(value) > (256 if key == "target" else 2048):
-        raise BadRequest(f"dependency #{position + 1}: `{key}` is too long")
     if "\0" in value:
         raise BadRequest(f"dependency #{position + 1}: `{key}` contains a NUL character")
     return value
@@ -203,8 +263,9 @@ def _dep_bool(dep: dict, key: str, default: bool, name: str) -> bool:
     return value
 
 
-def _dep_features(dep: dict, name: str) -> list[str]:
-    value = dep.get("features") or []
-    if not isinstance(value, list) or not all(isinstance(f, str) and len(f) <= 200 for f in value):
+def _dep_features(dep: dict, name: str, limit: int) -> list[str]:
+    value = dep.get("features", [])
+    if not isinstance(value, list) or not all(isinstance(f, str) for f in value):
         raise BadRequest(f"dependency `{name}`: `features` must be a list of strings")
+    _refuse_oversized(f"the features of dependency `{name}`", len(value), limit)
     return [f for f in value if f]

@@ -22,7 +22,7 @@ def canonical_name(name: str) -> str:
 
 
 def name_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a crate name, or None when it can."""
+    """Why ``name`` cannot be a crate name, or None when it can (reserved names aside)."""
     if not name:
         return "the crate name is empty"
     if len(name) > MAX_NAME_LENGTH:
@@ -30,6 +30,12 @@ def name_problem(name: str) -> str | None:
     if not NAME_PATTERN.fullmatch(name):
         return (f"`{name[:80]}` is not a valid crate name: use ASCII letters, digits, `-` and `_`, "
                 "starting with a letter")
+    return None
+
+
+def reserved_name_problem(name: str) -> str | None:
+    """Why a new crate may not take ``name``; crates that already hold a reserved name keep it (crates.io
+    reserved some after they were taken), so imports and later versions do not ask."""
     if canonical_name(name) in RESERVED_CANONICAL:
         return f"`{name}` is a reserved name (Rust internals or a Windows device name); pick another"
     return None

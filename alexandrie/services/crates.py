@@ -32,6 +32,7 @@ from ..models import (
     User,
     Version,
     VersionDownload,
+    login_key,
 )
 from ..registry import registry
 from ..rules.names import canonical_name
@@ -39,6 +40,7 @@ from .changes import change
 from .groups import find_group
 from .index_files import refresh_crate, remove_crate
 from .permissions import require_permission
+from .stored_files import forget_unreferenced
 from .users import find_user
 from .visibility import is_restricted, readers_of
 
@@ -87,12 +89,24 @@ def _users_named(logins: list[str]) -> list[User]:
         raise BadRequest('send the owners as {"users": ["login", ...]}')
     if any("\x00" in login for login in logins):
         raise BadRequest("a login cannot contain a NUL character")
-    users = {u.login: u for u in User.select().where(User.login.in_(logins))}
-    unknown = [login for login in logins if login not in users]
+    users = {u.login_key: u for u in User.select().where(User.login_key.in_([login_key(x) for x in logins]))}
+    unknown = [login for login in logins if login_key(login) not in users]
     if unknown:
         raise BadRequest(f"no user named {', '.join(f'`{x}`' for x in unknown)} on this registry; "
                          "they need an account first")
-    return [users[login] for login in dict.fromkeys(logins)]
+    return list({login_key(x): users[login_key(x)] for x in logins}.values())
+
+
+def can_act(user: User) -> bool:
+    """Only an owner who can publish counts: a disabled or read-only account keeps no crate alive."""
+    return user.is_active_account and not user.is_read_only
+
+
+def _refuse_owners_who_cannot_act(users: list[User]) -> None:
+    unable = [u.login for u in users if not can_act(u)]
+    if unable:
+        raise BadRequest(f"{', '.join(f'`{x}`' for x in unable)} cannot own crates: the account is disabled or "
+                         "read-only; an administrator can enable it or lift read-only first")
 
 
 def add_owners(identity: Identity, name: str, logins: list[str]) -> str:
@@ -101,6 +115,7 @@ def add_owners(identity: Identity, name: str, logins: list[str]) -> str:
         require_permission(identity, CHANGE_OWNERS, crate)
         present = {u.id for u in owners_of(crate)}
         added = [u for u in _users_named(logins) if u.id not in present]
+        _refuse_owners_who_cannot_act(added)
         for user in added:
             CrateOwner.create(crate=crate, user=user)
         if added:
@@ -116,8 +131,9 @@ def remove_owners(identity: Identity, name: str, logins: list[str]) -> str:
         require_permission(identity, CHANGE_OWNERS, crate)
         leaving = {u.id for u in _users_named(logins)}
         owners = owners_of(crate)
-        if all(u.id in leaving for u in owners):
-            raise BadRequest(f"crate `{crate.name}` must keep at least one owner; add the new owner first")
+        if not any(can_act(u) for u in owners if u.id not in leaving):
+            raise BadRequest(f"crate `{crate.name}` must keep at least one owner who can publish (an enabled "
+                             "account that is not read-only); add the new owner first")
         removed = [u for u in owners if u.id in leaving]
         CrateOwner.delete().where((CrateOwner.crate == crate) & CrateOwner.user.in_(list(leaving))).execute()
         if removed:
@@ -133,6 +149,7 @@ def transfer_ownership(crate_name: str, to_login: str, actor: str | None) -> lis
     """Make ``to_login`` the only owner; returns the previous owners."""
     with change() as current:
         target = find_user(to_login)
+        _refuse_owners_who_cannot_act([target])
         crate = find_crate(crate_name, lock=True)
         previous = [u.login for u in owners_of(crate)]
         CrateOwner.delete().where(CrateOwner.crate == crate).execute()
@@ -164,7 +181,16 @@ def _set_restricted(crate: Crate, restricted: bool) -> None:
         CrateRestriction.create(crate=crate)
     else:
         CrateRestriction.delete().where(CrateRestriction.crate == crate).execute()
-    refresh_crate(crate, f"{'Restrict' if restricted else 'Open'} reading of {crate.name}")
+    refresh_crate(crate, _shared_index_message(crate, restricted))
+
+
+def _shared_index_message(crate: Crate, restricted: bool) -> str:
+    """What the shared index's history says: the words of a deletion or a publish, so its readers cannot
+    tell a restriction from a deletion, nor an opened crate from one published in one go."""
+    if restricted:
+        return f"Delete {crate.name}"
+    nums = [v.num for v in Version.select(Version.num).where(Version.crate == crate).order_by(Version.id)]
+    return f"Publish {crate.name} {', '.join(nums)}"
 
 
 def _reader(name: str) -> dict:
@@ -255,10 +281,6 @@ def _delete_versions(ids: list[int]) -> None:
 
 
 def _forget_files(name: str, nums: list[str]) -> None:
-    """After the commit: a file left behind costs disk space, a file deleted too early loses a version."""
-    storage = registry().storage
-    for num in nums:
-        try:
-            storage.delete_crate(name, num)
-        except Exception:
-            log.exception("could not remove %s %s from storage; delete the file by hand", name, num)
+    """After the commit, and only the files no version references by then: a re-publish of the same version may
+    have stored its file since (a file left behind costs disk space, a file deleted too early loses a version)."""
+    forget_unreferenced(name, nums, after="deleting them")

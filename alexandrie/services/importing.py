@@ -64,10 +64,13 @@ def import_file(path: Path, *, mirror: bool, owner: User | None, foreign_indexes
             raise AlexandrieError(f"{name} {vers} is already in the registry with checksum {existing.cksum}, "
                                   f"but this file's is {cksum}; remove one of the two copies")
         return "skipped"
-    limit = registry().settings.general.max_unpacked_size
-    readme_file = readme_path(inspect_crate(data, name, vers, limit).manifest)
-    contents = inspect_crate(data, name, vers, limit, wanted={readme_file} if readme_file else ())
-    new = read_metadata(publish_metadata(contents.manifest, contents.files.get(readme_file), readme_file))
+    settings = registry().settings
+    limit = settings.general.max_unpacked_size
+    readme_file = readme_path(inspect_crate(data, name, vers, limit, publish_policy=False).manifest)
+    contents = inspect_crate(data, name, vers, limit, wanted={readme_file} if readme_file else (), publish_policy=False)
+    # Only the safety caps: another registry accepted this version, so the publish policy is not asked again.
+    new = read_metadata(publish_metadata(contents.manifest, contents.files.get(readme_file), readme_file),
+                        settings.limits)
     new.deps = [localise(dep, mirror, foreign_indexes) for dep in new.deps]
     new.tarball, new.cksum = data, cksum
     store_versions([new], owner=owner, actor=actor)

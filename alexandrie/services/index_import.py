@@ -199,11 +199,12 @@ def _verified_version(entry: dict, crate_files: dict[str, Path]) -> NewVersion |
         return (f"checksum mismatch: {path} has sha256 {cksum}, the index says {entry['cksum']}; "
                 "the file is not the one that was published")
     limit = registry().settings.general.max_unpacked_size
-    manifest = inspect_crate(data, entry["name"], entry["vers"], limit).manifest
+    manifest = inspect_crate(data, entry["name"], entry["vers"], limit, publish_policy=False).manifest
     readme_file = readme_path(manifest)
     readme = None
     if readme_file:
-        raw = inspect_crate(data, entry["name"], entry["vers"], limit, wanted={readme_file}).files.get(readme_file)
+        raw = inspect_crate(data, entry["name"], entry["vers"], limit, wanted={readme_file},
+                            publish_policy=False).files.get(readme_file)
         readme = raw.decode("utf-8", "replace") if raw is not None else None
     return _new_version(entry, manifest.get("package", {}), data, readme, readme_file if readme is not None else None)
 

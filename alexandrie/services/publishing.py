@@ -26,39 +26,54 @@ from ..models import (
     utcnow,
 )
 from ..registry import registry
-from ..rules.metadata import CATEGORY, NewVersion, read_metadata
-from ..rules.names import canonical_name
+from ..rules.metadata import NewVersion, is_category, policy_problems, read_metadata
+from ..rules.names import canonical_name, reserved_name_problem
 from ..rules.tarball import inspect_crate
 from ..rules.upload import parse_upload
 from ..rules.versions import without_build
 from .changes import change
+from .crate_limits import limits_for
 from .index_files import refresh_crate
 from .permissions import require_permission
-from .readmes import render_readme
+from .readmes import finish_later, render_within_budget
+from .stored_files import forget_unreferenced
 
 log = logging.getLogger(__name__)
 
 
-def prepare(body: bytes, limits: GeneralSettings) -> NewVersion:
-    """Everything about a publish that can be checked without the database."""
-    metadata, tarball = parse_upload(body, limits.max_metadata_size)
-    if len(tarball) > limits.max_crate_size:
+def prepare(body: bytes, general: GeneralSettings) -> NewVersion:
+    """Read a publish: cargo's frame and its metadata, type-checked. Nothing costly happens here: the
+    tarball is looked into, and the README rendered, only once ``publish`` knows the publisher may."""
+    metadata, tarball = parse_upload(body, general.max_metadata_size)
+    if len(tarball) > general.max_crate_size:
         raise PayloadTooLarge(f"the .crate file is {len(tarball)} bytes; this registry accepts crates up to "
-                              f"{limits.max_crate_size} bytes ([general] max_crate_size)")
-    new = read_metadata(metadata)
-    inspect_crate(tarball, new.name, new.vers, limits.max_unpacked_size)
+                              f"{general.max_crate_size} bytes ([general] max_crate_size)")
+    new = read_metadata(metadata, registry().settings.limits)
     new.tarball, new.cksum = tarball, hashlib.sha256(tarball).hexdigest()
     return new
 
 
 def publish(identity: Identity, new: NewVersion) -> dict:
-    """``cargo publish``: vet, then store. Returns cargo's warnings."""
+    """``cargo publish``: who may publish and what the policy allows first, then the tarball, the
+    validator plugins and the store (which asks the same questions again under the crate's lock)."""
+    precheck(identity, new)
+    inspect_crate(new.tarball, new.name, new.vers, registry().settings.general.max_unpacked_size)
     _run_validators(identity, new)
-    warnings = {"invalid_categories": [c for c in new.categories if not CATEGORY.fullmatch(c)],
+    warnings = {"invalid_categories": [c for c in new.categories if not is_category(c)],
                 "invalid_badges": [], "other": []}
-    new.categories = [c for c in new.categories if CATEGORY.fullmatch(c)]
+    new.categories = [c for c in new.categories if is_category(c)]
     store_versions([new], identity=identity)
     return warnings
+
+
+def precheck(identity: Identity, new: NewVersion) -> None:
+    """The cheap refusals, without a lock: permission (scope, ownership, read-only), a taken version, the
+    crate's publish limits."""
+    crate = Crate.get_or_none(Crate.canonical_name == canonical_name(new.name))
+    _check_publisher(identity, crate, new.name)
+    if crate is not None:
+        _refuse_duplicate(crate, new)
+    _refuse_over_policy(crate, new)
 
 
 def _run_validators(identity: Identity, new: NewVersion) -> None:
@@ -76,12 +91,15 @@ def store_versions(versions: list[NewVersion], *, identity: Identity | None = No
     With ``identity`` this is a publish: permissions are asked and local dependencies must exist.
     Without, an import by ``actor``, whose new crate is given to ``owner``.
     """
-    readmes = [render_readme(new.readme, new.readme_file, new.repository) for new in versions]
+    readmes = [render_within_budget(new.readme, new.readme_file, new.repository) for new in versions]
     try:
-        return _store(versions, readmes, identity, owner, actor)
+        is_new = _store(versions, [r.html for r in readmes], identity, owner, actor)
     except peewee.IntegrityError:
         # Another writer created the same crate name between our look and our insert; a retry sees it.
-        return _store(versions, readmes, identity, owner, actor)
+        is_new = _store(versions, [r.html for r in readmes], identity, owner, actor)
+    for new, rendered in zip(versions, readmes):
+        finish_later(rendered, new.name, new.vers)
+    return is_new
 
 
 def _store(versions: list[NewVersion], readmes: list, identity: Identity | None, owner: User | None,
@@ -97,47 +115,79 @@ def _store(versions: list[NewVersion], readmes: list, identity: Identity | None,
             for new in versions:
                 storage.store_crate(crate.name, new.vers, new.tarball)
                 stored.append(new.vers)
-            refresh_crate(crate, f"Publish {crate.name} {', '.join(stored)}")
+            _refuse_overgrown_index(crate, refresh_crate(crate, f"Publish {crate.name} {', '.join(stored)}"),
+                                    len(versions))
             who = identity.login if identity else actor
             for position, new in enumerate(versions):
                 current.record(PublishEvent(actor=who, crate=crate.name, version=new.vers, cksum=new.cksum,
                                             new_crate=is_new and position == 0))
     except BaseException:
-        _forget_files(storage, name, stored)
+        _forget_files(name, stored)
         raise
     log.info("published %s %s by %s", crate.name, ", ".join(stored), who or "import")
     return is_new
 
 
-def _forget_files(storage, name: str, nums: list[str]) -> None:
-    for num in nums:
-        try:
-            storage.delete_crate(name, num)
-        except Exception:
-            log.exception("could not remove %s %s from storage after a failed publish", name, num)
+def _forget_files(name: str, nums: list[str]) -> None:
+    """The files of a publish that raised, unless its COMMIT reached the database (and only the answer was lost)."""
+    forget_unreferenced(name, nums, after="a failed publish")
 
 
 def _crate_for(name: str, identity: Identity | None, owner: User | None) -> tuple[Crate, bool]:
     crate = locked(Crate.select().where(Crate.canonical_name == canonical_name(name))).first()
+    if identity is not None:
+        _check_publisher(identity, crate, name)
     if crate is None:
-        if identity is not None:
-            require_permission(identity, PUBLISH_NEW, None)
         crate = Crate.create(name=name, canonical_name=canonical_name(name))
         owner = identity.user if identity else owner
         if owner is not None:
             CrateOwner.create(crate=crate, user=owner)
         return crate, True
-    if identity is not None:
-        require_permission(identity, PUBLISH_UPDATE, crate)
     if crate.name != name:
         raise BadRequest(f"crate `{name}` is published here as `{crate.name}`; "
                          f"use `name = \"{crate.name}\"` in Cargo.toml")
     return crate, False
 
 
+def _check_publisher(identity: Identity, crate: Crate | None, name: str) -> None:
+    """A new crate needs PUBLISH_NEW and a name that is not reserved; a new version, PUBLISH_UPDATE."""
+    if crate is not None:
+        require_permission(identity, PUBLISH_UPDATE, crate)
+        return
+    require_permission(identity, PUBLISH_NEW, None)
+    problem = reserved_name_problem(name)
+    if problem:
+        raise BadRequest(problem)
+
+
+def _refuse_over_policy(crate: Crate | None, new: NewVersion) -> None:
+    problems = policy_problems(new, limits_for(crate))
+    if problems:
+        raise BadRequest("; ".join(problems))
+
+
+def _refuse_overgrown_index(crate: Crate, content: str, added: int) -> None:
+    """The safety caps, for every way in: no line, file or version count past ``[limits]``."""
+    limits = registry().settings.limits
+    lines = content.splitlines()
+    if len(lines) > limits.max_versions:
+        raise BadRequest(f"crate `{crate.name}` would have {len(lines)} versions; this registry stores at most "
+                         f"{limits.max_versions} per crate ([limits] max_versions)")
+    longest = max((len(line.encode()) for line in lines[-added:]), default=0)
+    if longest > limits.max_index_line:
+        raise PayloadTooLarge(f"the index entry of this version is {longest} bytes; this registry stores at most "
+                              f"{limits.max_index_line} ([limits] max_index_line): list fewer features or "
+                              "dependencies")
+    size = len(content.encode())
+    if size > limits.max_index_file:
+        raise PayloadTooLarge(f"the index file of `{crate.name}` would be {size} bytes; this registry stores at "
+                              f"most {limits.max_index_file} ([limits] max_index_file)")
+
+
 def _insert_version(crate: Crate, new: NewVersion, readme_html: str | None, identity: Identity | None) -> None:
     _refuse_duplicate(crate, new)
     if identity is not None:
+        _refuse_over_policy(crate, new)
         _refuse_missing_local_deps(new)
     version = Version.create(
         crate=crate, num=new.vers, num_unique=without_build(new.vers), cksum=new.cksum, deps=new.deps,
@@ -192,6 +242,6 @@ def _describe_crate(crate: Crate, latest: NewVersion) -> None:
         keyword = Keyword.get_or_none(Keyword.name == word) or Keyword.create(name=word)
         CrateKeyword.create(crate=crate, keyword=keyword)
     CrateCategory.delete().where(CrateCategory.crate == crate).execute()
-    for slug in dict.fromkeys(latest.categories):
+    for slug in dict.fromkeys(c for c in latest.categories if is_category(c)):  # an import keeps the rest
         category = Category.get_or_none(Category.slug == slug) or Category.create(slug=slug, name=slug)
         CrateCategory.create(crate=crate, category=category)

@@ -36,14 +36,14 @@ from .databases import (
     reset_database,
     server_kind,
 )
-from .servers import Cargo, LiveServer, free_port, stop_process, write_package
+from .servers import Cargo, LiveServer, free_port, stop_process, wait_until_healthy, write_package
 from .tools import CI, require, require_tool
 
 __all__ = ["CI", "Cargo", "CliContext", "IndexContract", "KIT_PLUGINS", "LiveServer", "StorageContract",
            "clear_server_database", "create_app", "create_user_with_token", "crate_metadata", "csrf_token",
            "dependency", "describe_plugins", "etag_of", "free_port", "get_plugin_manager", "main", "make_crate",
            "publish", "publish_body", "require", "require_tool", "reset_database", "server_kind", "sign_in",
-           "stop_process", "test_config", "write_package"]
+           "stop_process", "test_config", "wait_until_healthy", "write_package"]
 
 # Every test app has the built-in plugins and the disk storage, the core's default backend, under the
 # name its entry point gives it (so ``disabled_plugins = ["storage-disk"]`` means the same in a test).

@@ -5,6 +5,8 @@ import os
 import socket
 import subprocess
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from ..registry import registry
@@ -21,6 +23,21 @@ def stop_process(process: subprocess.Popen | None, timeout: float = 10) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait for a child ``alexandrie serve`` to answer ``/health``; its log tells why when it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"alexandrie serve exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"alexandrie serve did not become healthy:\n{log.read_text()}")
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ from flask import Flask
 
 from ..interfaces import MachinePath
 from ..registry import registry
-from . import gate, ratelimit, sessions
+from . import caching, gate, ratelimit, sessions
 from .errors import CORE_MACHINE_PATHS, register_error_handlers
 from .identity import request_origin
 from .index_fast_path import IndexFastPath
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
             app.register_blueprint(blueprint)
     register_error_handlers(app)
     ratelimit.init_app(app)
+    app.after_request(caching.response_headers)
 
 
 def install_fast_path(app: Flask) -> None:

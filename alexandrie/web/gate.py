@@ -1,6 +1,6 @@
 """The request gate: requests no field can hold (NUL characters) are refused, and on a private registry
-(``auth_required``) nothing is answered without a credential. It is core code, not a plugin, so no
-configuration can switch it off."""
+(``auth_required``) nothing is answered without a credential: an API token on cargo's (machine) paths, the
+session cookie on browser pages. It is core code, not a plugin, so no configuration can switch it off."""
 
 from flask import Flask, current_app, redirect, request, url_for
 
@@ -10,7 +10,7 @@ from ..interfaces import MachinePath
 from ..registry import registry
 from ..services.tokens import require_scope
 from .errors import machine_path, unauthorized
-from .identity import current_identity, identity_or_none, signed_in_user
+from .identity import current_identity, signed_in_user
 
 # Reachable without signing in even on a private registry: health checks, the cargo login
 # help page, and what a browser needs to sign in.
@@ -64,7 +64,7 @@ def _gate():
     machine = machine_path(request.path)
     if machine is not None:
         return _gate_machine_request(machine)
-    if signed_in_user() is None and identity_or_none() is None:
+    if signed_in_user() is None:  # browser pages take the session cookie only, never an API token
         return _send_to_sign_in()
     return None
 

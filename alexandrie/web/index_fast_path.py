@@ -5,13 +5,15 @@ decides how long resolution takes; Flask's request machinery is most of that cos
 an index file that carries no credentials, on a registry without ``auth_required``, needs
 none of it. The answer comes from the same ``index_files.lookup`` as the Flask view's; every
 miss, and every failure (logged), goes to the Flask app unchanged, so 404s, private registries
-and restricted crates keep their single implementation.
+and restricted crates keep their single implementation. What it answers, anyone may read: its
+``Cache-Control: no-cache`` lets a shared cache keep it (and revalidate it), as the view's does.
 """
 
 import logging
 
 from ..registry import registry
 from ..services.index_files import lookup, prepare_lookup
+from .caching import NOSNIFF
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ class IndexFastPath:
         self.public = not self.state.settings.general.auth_required
         # With browser sessions the view's answer depends on the cookie (a signed-in user may read
         # restricted crates), and Flask says so; this door must answer exactly as that one does.
-        self.vary = [("Vary", "Cookie")] if self.state.settings.frontend.enabled else []
+        vary = [("Vary", "Cookie")] if self.state.settings.frontend.enabled else []
+        self.extra_headers = [*vary, NOSNIFF]
         with app.app_context():
             prepare_lookup(reader=None)
 
@@ -37,7 +40,7 @@ class IndexFastPath:
         answer = self._answer(path, environ.get("HTTP_IF_NONE_MATCH")) if path else None
         if answer is None or answer.status not in REASONS:
             return self.wsgi_app(environ, start_response)
-        start_response(REASONS[answer.status], [*answer.headers, *self.vary])
+        start_response(REASONS[answer.status], [*answer.headers, *self.extra_headers])
         return [answer.body]
 
     def _public_file_path(self, environ) -> str | None:

@@ -1,7 +1,7 @@
-"""Rate limits (flask-limiter) on sign-in, token creation and publish, set in ``[limits]``.
+"""Rate limits (flask-limiter) on sign-in, registration, token creation and publish, set in ``[rate_limits]``.
 
 A limited client gets 429 with ``Retry-After`` (cargo honours it, up to 10 s) and the
-``{"errors": [...]}`` body. Counters live in ``[limits] storage``: ``memory://`` (one
+``{"errors": [...]}`` body. Counters live in ``[rate_limits] storage``: ``memory://`` (one
 process) by default; for several instances, ``alexandrie-db://`` (the registry's database) or a
 shared store such as ``redis://HOST:6379``.
 """
@@ -13,18 +13,26 @@ import peewee
 from flask import Flask, has_app_context, make_response, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
+from limits import parse_many
 from limits.storage import Storage
 
 from ..db import connection, write_transaction
 from ..errors import ConfigError
 from ..models import RateLimitCounter as Row
 from ..registry import registry
+from ..rules.addresses import address_group
 from .errors import error_response
 from .identity import identity_or_none, signed_in_user
 
 
 def client_address() -> str:
-    return f"ip:{request.remote_addr}"
+    """The client's address, an IPv6 one by its /64."""
+    return f"ip:{address_group(request.remote_addr or '')}"
+
+
+def account_key() -> str:
+    """The login a sign-in names (as logins compare, case-insensitively), whatever address it comes from."""
+    return f"account:{request.form.get('login', '').strip().lower()[:64]}"
 
 
 def client_key() -> str:
@@ -35,12 +43,23 @@ def client_key() -> str:
     return f"user:{user.login}" if user is not None else client_address()
 
 
-# Which endpoints each configured limit applies to, and what it counts per; endpoints that are
-# not installed are skipped. Sign-in counts per address: the attacker is not signed in yet.
+def _wrong_password(response) -> bool:
+    return response.status_code == 400  # the sign-in form's answer to a refused login or password
+
+
+def _account_created(response) -> bool:
+    return response.status_code == 302  # registration redirects only once the account exists
+
+
+# Which endpoints each configured limit applies to, what it counts per, and which answers count (None:
+# every request); endpoints that are not installed are skipped. Sign-in counts per address and, so that
+# rotating addresses gain nothing, failed attempts per account name: the attacker is not signed in yet.
 LIMITED_ENDPOINTS = {
-    "publish": (("api.publish_crate",), ["PUT"], client_key),
-    "login": (("account.login",), ["POST"], client_address),
-    "token_create": (("account.tokens", "account.create_token", "account.new_token"), ["POST"], client_key),
+    "publish": (("api.publish_crate",), ["PUT"], client_key, None),
+    "login": (("account.login",), ["POST"], client_address, None),
+    "login_per_account": (("account.login",), ["POST"], account_key, _wrong_password),
+    "register": (("account.register",), ["POST"], client_address, _account_created),
+    "token_create": (("account.tokens", "account.create_token", "account.new_token"), ["POST"], client_key, None),
 }
 
 
@@ -125,8 +144,19 @@ class DatabaseStorage(Storage):
             Row.delete().where(Row.key == key).execute()
 
 
+def _checked_limit(name: str, value: str) -> str:
+    """The limit as set, or a ``ConfigError`` at start-up rather than a 500 on the first limited request."""
+    try:
+        if value:
+            parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(f"[rate_limits] {name} = {value!r} is not a rate limit; write it like \"10/minute\" "
+                          f"or \"10/minute;100/day\" ({exc})") from exc
+    return value
+
+
 def init_app(app: Flask) -> Limiter | None:
-    settings = registry(app).settings.limits
+    settings = registry(app).settings.rate_limits
     if not settings.enabled:
         return None
     storage = settings.storage or "memory://"
@@ -137,14 +167,14 @@ def init_app(app: Flask) -> Limiter | None:
                           strategy="fixed-window" if in_database else settings.strategy or "moving-window",
                           headers_enabled=False, key_prefix="alexandrie")  # our 429 handler sets Retry-After
     except Exception as exc:
-        raise ConfigError(f"[limits] storage = {settings.storage!r} cannot be used: {exc}; use "
+        raise ConfigError(f"[rate_limits] storage = {settings.storage!r} cannot be used: {exc}; use "
                           "memory:// or a redis:// URI (pip install redis)") from exc
     limited = set()
-    for name, (endpoints, methods, key) in LIMITED_ENDPOINTS.items():
-        value = getattr(settings, name)
+    for name, (endpoints, methods, key, counts) in LIMITED_ENDPOINTS.items():
+        value = _checked_limit(name, getattr(settings, name))
         for endpoint in endpoints:
             if value and endpoint in app.view_functions:
-                app.view_functions[endpoint] = limiter.limit(value, methods=methods, key_func=key)(
+                app.view_functions[endpoint] = limiter.limit(value, methods=methods, key_func=key, deduct_when=counts)(
                     app.view_functions[endpoint])
                 limited.add(endpoint)
     _check_only(app, limiter, limited)

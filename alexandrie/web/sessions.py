@@ -4,11 +4,13 @@ Every check of "must this browser be signed in" lives here (``ui_gate``) and in 
 blueprints (the built-in ones and the admin pages) call ``protect_blueprint`` to get it.
 """
 
+import unicodedata
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, current_user
+from flask_login import LoginManager, current_user, user_logged_in
 from flask_wtf.csrf import CSRFProtect
 
 from ..models import User
@@ -17,6 +19,7 @@ from .errors import machine_path
 from .gate import login_required
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+SESSION_VERSION_KEY = "_session_version"  # the user's session_version when this session signed in
 # Pages reachable without signing in when ``[frontend] login_required`` is on.
 PUBLIC_UI_ENDPOINTS = {"account.login", "account.register", "frontend.static"}
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src * data:; style-src 'self'; script-src 'self'; "
@@ -45,8 +48,7 @@ class LazySessionInterface(SecureCookieSessionInterface):
 def init_app(app: Flask) -> FrontendState:
     settings = registry(app).settings.frontend
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # cargo's API calls carry tokens, not cookies
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    _cookie_flags(app, secure=registry(app).public_url.startswith("https://"))
     manager = LoginManager(app)
     manager.login_view = "account.login"
     manager.login_message = "Sign in to see this page."
@@ -55,9 +57,10 @@ def init_app(app: Flask) -> FrontendState:
     state = FrontendState(login_manager=manager, csrf=csrf,
                           allow_registration=settings.allow_registration)
     app.extensions["alexandrie_frontend"] = state
+    user_logged_in.connect(_on_sign_in, app)
     app.before_request(_protect_browser_posts)
     app.after_request(_security_headers)
-    app.jinja_env.globals.update(ui_enabled=True, registration_open=lambda: state.allow_registration)
+    app.jinja_env.globals.update(ui_enabled=True, registration_open=registration_open)
     return state
 
 
@@ -65,10 +68,37 @@ def ui_state() -> FrontendState:
     return current_app.extensions["alexandrie_frontend"]
 
 
+def registration_open() -> bool:
+    """Whether visitors may create their own account: ``[frontend] allow_registration``, and never on a private
+    registry (``auth_required`` or ``[frontend] login_required``), where administrators create the accounts."""
+    return ui_state().allow_registration and not login_required()
+
+
+def _cookie_flags(app: Flask, secure: bool) -> None:
+    """Assigned, not ``setdefault``: Flask's defaults already hold these keys (``SAMESITE`` is None)."""
+    for cookie in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+        app.config[f"{cookie}_SAMESITE"] = "Lax"
+        app.config[f"{cookie}_HTTPONLY"] = True
+        app.config[f"{cookie}_SECURE"] = secure
+
+
 def _load_user(user_id: str) -> User | None:
+    """The session's user, unless they were signed out everywhere (sign-out, new password, disabled) since."""
     if not str(user_id).isdigit():
         return None
-    return User.get_or_none(User.id == int(user_id))
+    user = User.get_or_none(User.id == int(user_id))
+    if user is None or session.get(SESSION_VERSION_KEY) != user.session_version:
+        return None
+    return user
+
+
+def keep_session(user: User) -> None:
+    """Let this browser's session outlive a bump of ``user``'s session version (the user's own password change)."""
+    session[SESSION_VERSION_KEY] = user.session_version
+
+
+def _on_sign_in(app: Flask, user: User, **extra) -> None:
+    keep_session(user)
 
 
 def _protect_browser_posts():
@@ -105,10 +135,25 @@ def protect_blueprint(bp: Blueprint) -> Blueprint:
 
 
 def safe_next(target: str | None) -> str | None:
-    """A local path to return to after signing in; anything pointing elsewhere is dropped."""
+    """A path on this registry to return to after signing in, or None for anything a browser could read as
+    another site: browsers drop tabs and newlines from a ``Location`` (``/\\t/evil.example`` becomes
+    ``//evil.example``) and read ``\\`` as ``/``, so the value must hold neither, nor any control character
+    or whitespace, nor a scheme or host, also once percent-decoded."""
     if not target:
         return None
     target = target.rstrip("?")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    decoded = unquote(target)
+    if any(_invisible(char) for char in target) or any(unicodedata.category(char) == "Cc" for char in decoded):
         return None
-    return target
+    return target if _same_origin_path(target) and _same_origin_path(decoded) else None
+
+
+def _invisible(char: str) -> bool:
+    """Whitespace (Unicode's too), control and format characters (zero-width, direction marks)."""
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf")
+
+
+def _same_origin_path(target: str) -> bool:
+    parts = urlsplit(target)
+    return (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not parts.scheme and not parts.netloc)

@@ -10,9 +10,9 @@ from ...registry import registry
 from ...rules.tokens import check_patterns, expiry_from
 from ...services.changes import record
 from ...services.tokens import create_token, revoke_token, tokens_of
-from ...services.users import change_password, create_user
+from ...services.users import change_password, create_user, end_sessions
 from ..forms import ChangePasswordForm, ConfirmForm, LoginForm, RegisterForm, TokenForm
-from ..sessions import protect_blueprint, safe_next, ui_state
+from ..sessions import keep_session, protect_blueprint, registration_open, safe_next
 
 bp = protect_blueprint(Blueprint("account", __name__, url_prefix="/account"))
 
@@ -41,13 +41,15 @@ def login():
 @bp.post("/logout")
 def logout():
     if ConfirmForm().validate_on_submit():
+        if current_user.is_authenticated:
+            end_sessions(current_user._get_current_object())  # every browser, not only this one
         logout_user()
     return redirect(url_for("frontend.home"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
-    if not ui_state().allow_registration:
+    if not registration_open():  # here, not only in the gates: a credential of any kind must not open it
         abort(403, "registration is closed on this registry; ask an administrator for an account")
     form = RegisterForm()
     if form.validate_on_submit():
@@ -72,7 +74,8 @@ def settings():
         if not change_password(current_user._get_current_object(), form.current.data, form.password.data):
             form.current.errors.append("This is not your current password.")
         else:
-            flash("Your password was changed.")
+            keep_session(User.get_by_id(current_user.id))  # only the other sessions end
+            flash("Your password was changed; you were signed out everywhere else.")
             return redirect(url_for("account.settings"))
     status = 400 if form.errors else 200
     return render_template("account/settings.html", form=form), status

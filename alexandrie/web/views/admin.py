@@ -1,4 +1,4 @@
-"""Admin pages at ``/admin``: users and roles, crates (ownership, deletion, read access) and the audit log.
+"""Admin pages at ``/admin``: users and roles, crates (ownership, deletion, read access, limits) and the audit log.
 
 Part of the browser UI. Only signed-in admins reach it; everyone else gets a 404, so the pages do
 not advertise themselves.
@@ -7,14 +7,16 @@ not advertise themselves.
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ...errors import AlexandrieError
-from ...models import Crate, User, Version
+from ...config import POLICY_LIMITS
+from ...errors import AlexandrieError, BadRequest
+from ...models import Crate, User, Version, login_key
 from ...services import crates as crate_service
 from ...services import users as user_service
 from ...services.audit import ACTIONS, as_dict, events, export_lines
+from ...services.crate_limits import limits_for, overrides_of, set_overrides
 from ...services.crates import change_read_access, dependents_of, find_crate, owners_of
 from ...services.visibility import is_restricted, readers_of
-from ..sessions import protect_blueprint
+from ..sessions import keep_session, protect_blueprint
 
 bp = protect_blueprint(Blueprint("admin", __name__, url_prefix="/admin"))
 AUDIT_PAGE = 200
@@ -69,13 +71,24 @@ def user_action(login):
         "remove-admin": lambda: user_service.set_roles(login, _actor(), admin=False),
         "make-read-only": lambda: user_service.set_roles(login, _actor(), read_only=True),
         "remove-read-only": lambda: user_service.set_roles(login, _actor(), read_only=False),
-        "reset-password": lambda: user_service.reset_password(login, request.form.get("password", ""), _actor()),
+        "reset-password": lambda: _reset_password(login, request.form.get("password", "")),
     }
     if action not in simple:
         abort(400, f"unknown action {action!r}")
-    if login == _actor() and action in ("disable", "remove-admin"):
+    if _is_me(login) and action in ("disable", "remove-admin"):
         return _done("Refused: you cannot disable or demote yourself; ask another admin", target)
     return _attempt(simple[action], f"{login}: {action.replace('-', ' ')} done", target)
+
+
+def _is_me(login: str) -> bool:
+    return login_key(login) == current_user.login_key
+
+
+def _reset_password(login: str, password: str) -> None:
+    """Ends the user's browser sessions; an admin resetting their own password keeps this one."""
+    user_service.reset_password(login, password, _actor())
+    if _is_me(login):
+        keep_session(User.get_by_id(current_user.id))
 
 
 # --- Crates ---------------------------------------------------------------------------------------
@@ -95,7 +108,8 @@ def crate(name):
     return render_template("admin/crate.html", crate=found, owners=[u.login for u in owners_of(found)],
                            versions=list(Version.select().where(Version.crate == found).order_by(Version.id)),
                            restricted=is_restricted(found), readers=readers_of(found),
-                           dependents=dependents_of(found))
+                           dependents=dependents_of(found), overrides=overrides_of(found),
+                           limits={key: getattr(limits_for(found), key) for key in POLICY_LIMITS})
 
 
 @bp.post("/crates/<name>")
@@ -120,12 +134,26 @@ def crate_action(name):
     if action in ("restrict", "unrestrict"):
         return _attempt(lambda: change_read_access(found.name, _actor(), restricted=action == "restrict"),
                         f"{found.name}: {action}ed", target)
+    if action == "limits":
+        return _attempt(lambda: set_overrides(found.name, _actor(), _limit_fields()), f"{found.name}: limits saved",
+                        target)
     if action in ("add-reader", "remove-reader"):
         reader = [request.form.get("reader", "").strip()]
         changes = {"add_readers": reader} if action == "add-reader" else {"remove_readers": reader}
         return _attempt(lambda: change_read_access(found.name, _actor(), **changes),
                         f"{found.name}: readers updated", target)
     abort(400, f"unknown action {action!r}")
+
+
+def _limit_fields() -> dict[str, int | None]:
+    """The form's limits: a number overrides, an empty field goes back to the configured value."""
+    fields = {}
+    for key in POLICY_LIMITS:
+        raw = request.form.get(key, "").strip()
+        if raw and not raw.isdigit():
+            raise BadRequest(f"{key} takes a whole number; leave it empty for the configured value")
+        fields[key] = int(raw) if raw else None
+    return fields
 
 
 # --- Audit log ------------------------------------------------------------------------------------

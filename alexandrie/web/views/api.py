@@ -5,13 +5,14 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from ...config import GeneralSettings
 from ...db import run_compiled
 from ...errors import AlexandrieError, BadRequest
-from ...models import Crate, Version
+from ...models import Crate, CrateRestriction, Version
 from ...registry import registry
 from ...rules.names import canonical_name
 from ...rules.upload import max_upload_size, upload_too_large
 from ...services import crates, publishing
 from ...services.search import search_crates
-from ...services.visibility import find_readable_crate, readable_condition, reader_key, require_visible
+from ...services.visibility import find_readable_crate, is_shared, readable_condition, reader_key, require_visible
+from ..caching import PUBLIC_IMMUTABLE, keep_private
 from ..identity import current_reader, require_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -115,32 +116,37 @@ def _int_arg(key: str, default: int, low: int, high: int) -> int:
 def download(name, version):
     """The exact bytes uploaded; counted per version per day."""
     state = registry()
-    crate_id, crate_name, version_id, num = _downloadable(name, version)
+    crate_id, crate_name, version_id, num, shared = _downloadable(name, version)
     state.downloads.record(version_id, crate_id)
+    # Only a file anyone may fetch without credentials may be kept by shared caches (a proxy_cache, a CDN).
+    everyone_may_read = shared and not state.settings.general.auth_required
     url = state.storage.download_url(crate_name, num)
     if url:
-        return redirect(url, code=302)
+        response = redirect(url, code=302)
+        return response if everyone_may_read else keep_private(response)
     try:
         data = state.storage.read_crate(crate_name, num)
     except FileNotFoundError:
         raise AlexandrieError(f"the file of `{crate_name}` {num} is missing from storage; "
                               "ask the registry operator to restore it", status=500) from None
-    return Response(data, mimetype="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{crate_name}-{num}.crate"',
-        "Cache-Control": "public, max-age=31536000, immutable"})
+    response = Response(data, mimetype="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{crate_name}-{num}.crate"', "Cache-Control": PUBLIC_IMMUTABLE})
+    return response if everyone_may_read else keep_private(response)
 
 
 def _downloadable(name: str, num: str) -> tuple:
-    """(crate id, crate name, version id, version) in one prepared query (cargo fetches crates one after
-    another); when there is no such row, the lookups that say which part is missing."""
+    """(crate id, crate name, version id, version, whether the crate is unrestricted) in one prepared query
+    (cargo fetches crates one after another); when there is no such row, the lookups that say which part is
+    missing."""
     reader = current_reader()
     key = ("download", *reader_key(reader))
     rows = run_compiled(key, lambda name, num: (
-        Version.select(Crate.id, Crate.name, Version.id, Version.num).join(Crate)
+        Version.select(Crate.id, Crate.name, Version.id, Version.num, CrateRestriction.absent()).join(Crate)
         .where((Crate.canonical_name == name) & (Version.num == num) & readable_condition(reader)).limit(1)),
         name=canonical_name(name), num=num)
     if rows:
-        return rows[0]
+        crate_id, crate_name, version_id, version_num, unrestricted = rows[0]
+        return crate_id, crate_name, version_id, version_num, bool(unrestricted)
     crate = find_readable_crate(name, reader)
     row = crates.find_version(crate, num)
-    return crate.id, crate.name, row.id, row.num
+    return crate.id, crate.name, row.id, row.num, is_shared(crate)

@@ -17,7 +17,14 @@ from ...rules.names import canonical_name
 from ...rules.versions import SemVer
 from ...services.downloads import daily_downloads
 from ...services.search import SORTS, search_crates
-from ...services.visibility import find_readable_crate, readable_condition, visible_crates
+from ...services.users import user_by_login
+from ...services.visibility import (
+    find_readable_crate,
+    readable_condition,
+    visible_categories,
+    visible_crates,
+    visible_keyword,
+)
 from ..charts import downloads_svg
 from ..identity import current_reader
 from ..sessions import protect_blueprint
@@ -85,7 +92,7 @@ def _listing(template: str, query: str = "", keyword: str | None = None, categor
 
 
 def _all_categories() -> list[Category]:
-    return list(Category.select().order_by(Category.name))
+    return list(visible_categories(current_reader()).order_by(Category.name))
 
 
 @bp.get("/crates/<name>")
@@ -170,7 +177,7 @@ def keywords():
 
 @bp.get("/keywords/<keyword>")
 def keyword(keyword: str):
-    found = Keyword.get_or_none(Keyword.name == keyword.lower())
+    found = visible_keyword(keyword.lower(), current_reader())
     if found is None:
         abort(404, f"no crate has the keyword `{keyword}`")
     return _listing("browse.html", keyword=found.name, heading=f"Keyword: {found.name}")
@@ -188,7 +195,7 @@ def categories():
 
 @bp.get("/categories/<slug>")
 def category(slug: str):
-    found = Category.get_or_none(Category.slug == slug)
+    found = visible_categories(current_reader()).where(Category.slug == slug).first()
     if found is None:
         abort(404, f"there is no category `{slug}`")
     return _listing("browse.html", category=found.slug, heading=f"Category: {found.name}",
@@ -197,7 +204,7 @@ def category(slug: str):
 
 @bp.get("/users/<login>")
 def user(login: str):
-    owner = User.get_or_none(User.login == login)
+    owner = user_by_login(login)
     if owner is None:
         abort(404, f"there is no user `{login}`")
     crates = (visible_crates(current_reader()).join(CrateOwner).where(CrateOwner.user == owner)

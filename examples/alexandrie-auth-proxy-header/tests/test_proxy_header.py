@@ -17,7 +17,7 @@ except ImportError:  # run from a checkout without installing the example
 
 
 def proxied_registry(make_app, **settings):
-    return make_app(plugins=[plugin], general={"auth_required": True}, limits={"enabled": False},
+    return make_app(plugins=[plugin], general={"auth_required": True}, rate_limits={"enabled": False},
                     plugin_config={"auth-proxy-header": {"trusted_proxies": ["127.0.0.0/8"], **settings}})
 
 

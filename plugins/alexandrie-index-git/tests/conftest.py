@@ -46,7 +46,7 @@ def git_app(make_app, tmp_path):
         if built:
             first = registry(built[0]).settings
             shared = {"database": {"url": first.database.url}, "storage": dict(first.storage)}
-        built.append(make_app(index=settings, limits={"enabled": False}, **shared))
+        built.append(make_app(index=settings, rate_limits={"enabled": False}, **shared))
         return built[-1]
     return factory
 

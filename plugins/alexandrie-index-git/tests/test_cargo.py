@@ -39,7 +39,7 @@ def registry(tmp_path_factory):
     root = tmp_path_factory.mktemp("git-registry")
     config = kit.test_config(root, index={"type": "git", "path": str(root / "index"), "repair_grace": 0,
                                           "fsync": False},
-                             limits={"enabled": False})
+                             rate_limits={"enabled": False})
     app = create_app(config, pm=get_plugin_manager())
     server = LiveServer(app).start()
     token = create_user_with_token(app, "alice")

@@ -232,6 +232,12 @@ def test_git_clones_over_smart_http_with_the_token_on_a_private_registry(make_ap
         refused = app.test_client().post("/git/index/git-upload-pack", data=b"0000",
                                          headers={"Authorization": f"Basic {basic}"})
         assert refused.status_code == 403 and "lacks the `read` scope" in refused.get_json()["errors"][0]["detail"]
+        advert = app.test_client().get("/git/index/info/refs?service=git-upload-pack",
+                                       headers={"Authorization": f"Basic {basic}"})
+        assert advert.status_code == 403
+        clone = subprocess.run(["git", "clone", "-q", url.format(scoped), str(tmp_path / "scoped")],
+                               capture_output=True, text=True, env=env)
+        assert clone.returncode != 0 and not (tmp_path / "scoped" / "3").exists()
     finally:
         server.stop()
 
@@ -246,7 +252,8 @@ def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_ap
     assert head_file(tmp_path / "index", index_path("secret")) is not None
 
     assert cli_runner(app, "crate", "restrict", "secret").exit_code == 0
-    assert history(tmp_path / "index")[0].message.strip() == "Restrict reading of secret"
+    # The history reads as a deletion: nothing tells the repository's readers that the crate lives on.
+    assert history(tmp_path / "index")[0].message.strip() == "Delete secret"
     assert head_file(tmp_path / "index", index_path("secret")) is None
     assert head_file(tmp_path / "index", index_path("open")) == api.sparse("open")
     assert api.sparse("secret") is not None  # its owner still reads it from the sparse index
@@ -262,7 +269,7 @@ def test_a_read_restricted_crate_is_left_out_of_the_git_index(cli_runner, git_ap
     assert head_file(tmp_path / "index", index_path("secret")) is None
 
     assert cli_runner(app, "crate", "restrict", "secret", "--off").exit_code == 0
-    assert history(tmp_path / "index")[0].message.strip() == "Open reading of secret"
+    assert history(tmp_path / "index")[0].message.strip() == "Publish secret 1.0.0, 1.1.0"
     assert head_file(tmp_path / "index", index_path("secret")) == api.sparse("secret")
     assert b'"vers":"1.1.0"' in head_file(tmp_path / "index", index_path("secret"))
 

@@ -1,16 +1,27 @@
 """Crate storage on the local file system, with atomic writes."""
 
+import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 
-from alexandrie import BackendSpec, ConfigError, Storage, hookimpl
+from alexandrie import BackendSpec, ConfigError, Storage, hookimpl, make_private_folder, registry
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PREFIX = ".upload-"
+# A write takes seconds; an older temporary file was left by a process that died (kill -9, power loss). Younger
+# ones are left alone: on shared storage they may be another instance's upload in progress.
+STALE_UPLOAD_AGE = 15 * 60
 
 
 class DiskStorage(Storage):
+    """Folders are created readable by this user only (0700), files 0600 (``mkstemp``'s mode, kept by the rename)."""
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.root)
 
     def path_of(self, name: str, version: str) -> Path:
         lower = name.lower()
@@ -20,8 +31,8 @@ class DiskStorage(Storage):
 
     def store_crate(self, name, version, data):
         target = self.path_of(name, version)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        make_private_folder(target.parent)
+        handle, temp = tempfile.mkstemp(dir=target.parent, prefix=UPLOAD_PREFIX)
         try:
             with os.fdopen(handle, "wb") as stream:
                 stream.write(data)
@@ -47,6 +58,20 @@ class DiskStorage(Storage):
             crate = path.parent.name
             yield crate, path.name[len(crate) + 1:-len(".crate")]
 
+    def sweep_leftovers(self, older_than: float = STALE_UPLOAD_AGE) -> list[Path]:
+        """Delete the temporary files of writes that never finished, once they are ``older_than`` seconds old."""
+        cutoff, removed = time.time() - older_than, []
+        for path in self.root.glob(f"*/*/{UPLOAD_PREFIX}*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:
+                continue  # finished (renamed) or swept by another instance meanwhile
+        if removed:
+            log.info("removed %d temporary files of uploads that never finished from %s", len(removed), self.root)
+        return removed
+
     def check(self):
         # os.access says yes to root for any path, so write a probe file for a real answer.
         if not self.root.is_dir():
@@ -71,7 +96,10 @@ def _build(settings, app):
     path = settings.get("path")
     if not path:
         raise ConfigError('[storage] type = "disk" needs path = "DIR" (where .crate files go)')
-    return DiskStorage(path)
+    storage = DiskStorage(path)
+    if registry(app).serving:  # short commands leave it to the server, which walks every folder once
+        storage.sweep_leftovers()
+    return storage
 
 
 @hookimpl

@@ -92,7 +92,7 @@ def webhook_app(make_app):
 
     def factory(endpoints, database=None, **settings):
         sections = {"plugin_config": {"webhooks": {"endpoints": endpoints, **FAST, **settings}},
-                    "limits": {"enabled": False}}
+                    "rate_limits": {"enabled": False}}
         if database:
             sections["database"] = {"url": database}
         app = make_app(**sections)
