@@ -28,7 +28,8 @@ from alexandrie.testing import (
     write_package,
 )
 
-pytestmark = pytest.mark.cargo
+# The guard lives in front of the app, whatever the database: one pass (the SQLite one) is enough.
+pytestmark = [pytest.mark.cargo, pytest.mark.sqlite_only]
 
 HEADER_TIMEOUT = 3
 PER_CLIENT = 20
