@@ -134,10 +134,28 @@ def ensure_test_tools() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
 
 
+# The database driver each URL scheme needs: the extra of setup.cfg that brings it.
+DRIVER_EXTRAS = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+
+
+def driver_extra() -> str:
+    """The extra for the configured database (``ALEXANDRIE_DATABASE_URL`` or ``[database] url``), or ""."""
+    import tomllib
+
+    url = os.environ.get("ALEXANDRIE_DATABASE_URL")
+    if url is None:
+        try:
+            url = tomllib.loads((ROOT / "alexandrie.toml").read_text()).get("database", {}).get("url", "")
+        except (OSError, tomllib.TOMLDecodeError):
+            url = ""  # `alexandrie serve` itself reports an unreadable configuration, with the fix
+    scheme = str(url).split(":", 1)[0].lower()
+    return next((extra for prefix, extra in DRIVER_EXTRAS.items() if scheme.startswith(prefix)), "")
+
+
 def main(argv: list[str]) -> int:
     command, rest = (argv[0], argv[1:]) if argv else ("", [])
     if command == "serve":
-        ensure_installed("")
+        ensure_installed(driver_extra())
         return subprocess.call([str(BIN / "alexandrie"), "--config", str(ROOT / "alexandrie.toml"), "serve", *rest])
     if command == "test":
         ensure_installed("test")

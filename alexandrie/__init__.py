@@ -31,6 +31,7 @@ from .events import (
                      CrateTransferredEvent,
                      Event,
                      GroupMembersChangedEvent,
+                     ImportEvent,
                      LoginFailedEvent,
                      OwnersChangedEvent,
                      PasswordChangedEvent,
@@ -74,7 +75,7 @@ __all__ = [
     "VersionDeletedEvent", "CrateDeletedEvent", "ReadAccessChangedEvent", "CrateLimitsChangedEvent",
     "UserCreatedEvent", "UserDisabledEvent",
     "UserEnabledEvent", "RolesChangedEvent", "PasswordResetEvent", "PasswordChangedEvent",
-    "GroupMembersChangedEvent", "TokenCreatedEvent", "TokenRevokedEvent", "LoginFailedEvent",
+    "GroupMembersChangedEvent", "TokenCreatedEvent", "TokenRevokedEvent", "ImportEvent", "LoginFailedEvent",
     # backends
     "BackendSpec", "Storage", "IndexBackend", "MachinePath", "index_path", "canonical_name", "index_config",
     "shared_index_files",

@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .models import MODELS, Setting
 from .plugins import block, get_plugin_manager, require_loaded
 from .registry import EXTENSION, Registry, registry
+from .services.categories import known_categories
 from .services.downloads import DownloadCounter
 from .web.templates import templates_dir
 
@@ -27,6 +28,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     ``serving=False`` is for short commands, in which plugins start no background work.
     """
     settings = load_config(config)
+    known_categories(settings)  # a broken categories file stops the start-up, not a publish
     if pm is None:
         pm = get_plugin_manager(blocked=settings.disabled_plugins)
     else:
@@ -35,11 +37,14 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     app = Flask("alexandrie", template_folder=templates_dir())
     app.config["MAX_CONTENT_LENGTH"] = None
     state = app.extensions[EXTENSION] = _registry(settings, pm, serving)
+    db.check_reachable(state.database, settings.database.url)
     _refuse_a_secret_others_can_read(state)  # before SQLite opens the file and gives its -wal the same mode
+    # The backends check their tables before the database file or schema is created, so a mistake leaves none
+    # behind; the index first, since the disk storage's only setting is checked with the config.
+    state.index = select_backend("index", pm.hook.alexandrie_index_backends(), settings.index, app)
+    state.storage = select_backend("storage", pm.hook.alexandrie_storage_backends(), settings.storage, app)
     db.init_app(app)
     app.secret_key = _secret_key(app)
-    state.storage = select_backend("storage", pm.hook.alexandrie_storage_backends(), settings.storage, app)
-    state.index = select_backend("index", pm.hook.alexandrie_index_backends(), settings.index, app)
     state.downloads = DownloadCounter(app)
     web.init_app(app)
     pm.hook.alexandrie_startup(app=app)
@@ -49,8 +54,16 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
 
 def _registry(settings: Settings, pm: pluggy.PluginManager, serving: bool) -> Registry:
     models = [*MODELS, *(model for models in pm.hook.alexandrie_models() for model in models or ())]
-    return Registry(settings=settings, pm=pm, serving=serving, models=tuple(models),
-                    database=db.open_database(settings.database.url, settings.database.max_conns))
+    database = db.open_database(settings.database.url, settings.database.max_conns,
+                                creatable=_default_data_folders(settings))
+    return Registry(settings=settings, pm=pm, serving=serving, models=tuple(models), database=database)
+
+
+def _default_data_folders(settings: Settings) -> tuple[Path, ...]:
+    """Where a SQLite file's missing folder may be created: ``data/`` next to the config (the default), and the
+    config's own folder (which only a config given as a mapping, with its ``base_dir``, can lack)."""
+    base = Path(settings.base_dir).resolve()
+    return base, base / "data"
 
 
 def _secret_key(app: Flask) -> str:

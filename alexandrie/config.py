@@ -49,6 +49,7 @@ class GeneralSettings:
     max_metadata_size: int = _setting(2 * 1024**2, "size")
     auth_required: bool = _setting(False, "bool")
     registry_name: str = _setting("alexandrie", "str")
+    categories_file: str = _setting("", "optional-str")  # empty: crates.io's categories (services/categories.py)
     secret_key: str = _setting("", "optional-str")  # empty: one shared through the database
     disabled_plugins: tuple[str, ...] = _setting((), "names")
 
@@ -345,11 +346,29 @@ ENV_READERS = {"bool": _env_bool, "int": _env_int, "size": _size, "str": str, "o
 
 
 def _finish_general(general: GeneralSettings, origin: str) -> GeneralSettings:
+    problem = bind_address_problem(general.bind_address)
+    if problem:
+        raise ConfigError(f"{origin}: [general] bind_address = {_toml(general.bind_address)} {problem}")
     public_url = (general.public_url or f"http://{general.bind_address}").rstrip("/")
     if not re.fullmatch(r"https?://[^/\s]+(/[^\s]*)?", public_url):
         raise ConfigError(f"{origin}: [general] public_url = {public_url!r} must be an http(s) URL, "
                           'like "https://crates.example.com"')
     return dataclasses.replace(general, public_url=public_url)
+
+
+def bind_address_problem(address: str) -> str | None:
+    """What is wrong with a listening address, or None for HOST:PORT (an IPv6 host in brackets: ``[::1]:3000``).
+
+    There is no default port: the listener, the log and the ``public_url`` derived from it must agree."""
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+)(?::(\d+))?", address)
+    example = 'write HOST:PORT, like "127.0.0.1:3000" (IPv6: "[::1]:3000")'
+    if match is None:
+        return f"is not an address to listen on; {example}"
+    if match.group(2) is None:
+        return f"has no port; {example}"
+    if not 1 <= int(match.group(2)) <= 65535:
+        return f"has port {match.group(2)}, outside 1-65535; {example}"
+    return None
 
 
 def _backend_table(name: str, table, overrides: dict, base_dir: Path, origin: str) -> dict:
@@ -360,6 +379,9 @@ def _backend_table(name: str, table, overrides: dict, base_dir: Path, origin: st
         raise ConfigError(f"{origin}: [{name}] type = {_toml(merged.get('type'))}: write the backend's name, "
                           f'like type = "{BACKEND_DEFAULTS[name]["type"]}"')
     for section, key in PATH_KEYS:
+        if section == name and key in merged and not isinstance(merged[key], str):
+            raise ConfigError(f"{origin}: [{name}] {key} = {_toml(merged[key])}: write a folder, in quotes, "
+                              f'like {key} = "data/{"crate-storage" if name == "storage" else "crate-index"}"')
         if section == name and isinstance(merged.get(key), str) and merged[key]:
             merged[key] = str((base_dir / Path(merged[key]).expanduser()).resolve())
     return merged

@@ -4,8 +4,10 @@ Models are bound to ``database``, a proxy that resolves to the database of the F
 app in context, so two apps in one process never share a connection.
 """
 
+import importlib
 import logging
 import os
+from collections.abc import Collection
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -58,30 +60,57 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
-def open_database(url: str, max_conns: int = 8) -> peewee.Database:
-    """Open ``sqlite:///PATH``, ``postgresql://...`` or ``mysql://...`` with a connection pool."""
+# The modules peewee can use for each server, and the extra of setup.cfg that installs the first.
+DRIVERS = {"postgresql": (("psycopg2", "psycopg"), "postgres"), "mysql": (("pymysql", "MySQLdb"), "mysql")}
+
+
+def open_database(url: str, max_conns: int = 8, creatable: Collection[Path] = ()) -> peewee.Database:
+    """Open ``sqlite:///PATH``, ``postgresql://...`` or ``mysql://...`` with a connection pool.
+
+    Nothing is connected or created yet (``prepare_files``, then the first connection, do that). A SQLite
+    file's folder must exist unless it is one of ``creatable``: a typo in the path is refused, not created."""
     parts = urlsplit(url)
     scheme = parts.scheme.split("+")[0]
     options = dict(parse_qsl(parts.query))
     common = {"max_connections": max(1, int(max_conns)), "stale_timeout": 300, "timeout": 30}
     if scheme == "sqlite":
-        return _open_sqlite(url[len("sqlite:///"):].split("?")[0], common)
+        return _open_sqlite(url[len("sqlite:///"):].split("?")[0], common, url, creatable)
     if scheme in ("postgres", "postgresql"):
+        _require_driver("postgresql", url)
+        options.setdefault("connect_timeout", 10)  # a server behind a firewall that drops packets: fail, not hang
         return pool.PooledPostgresqlDatabase(
             unquote(parts.path.lstrip("/")), field_types=BIG_TEXT_TYPES, **_server_args(parts), **options, **common)
     if scheme in ("mysql", "mariadb"):
+        _require_driver("mysql", url)
         options.setdefault("charset", "utf8mb4")
         # As on PostgreSQL: no gap locks (racing publishes of a new crate deadlocked) and fresh reads after a lock.
         options.setdefault("init_command", "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         return pool.PooledMySQLDatabase(
             unquote(parts.path.lstrip("/")), field_types=MYSQL_FIELD_TYPES, **_server_args(parts), **options, **common)
-    raise ConfigError(
-        f"[database] url {url!r}: use sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@HOST/DB")
+    raise ConfigError(f"[database] url = {database_description(url)!r}: use sqlite:///PATH, "
+                      "postgresql://USER@HOST/DB or mysql://USER@HOST/DB")
 
 
-def _open_sqlite(path: str, common: dict) -> peewee.Database:
+def _require_driver(kind: str, url: str) -> None:
+    modules, extra = DRIVERS[kind]
+    for module in modules:
+        try:
+            importlib.import_module(module)
+            return
+        except ImportError:
+            continue
+    raise ConfigError(f"[database] url = {database_description(url)!r} is a {kind} database, but its driver "
+                      f"({modules[0]}) is not installed.\nRun pip install 'alexandrie[{extra}]' in the registry's "
+                      "Python environment, or point [database] url at another database.")
+
+
+def _open_sqlite(path: str, common: dict, url: str, creatable: Collection[Path]) -> peewee.Database:
     if path != ":memory:":
-        _create_private_file(Path(path))
+        folder = Path(path).parent
+        if not folder.is_dir() and folder not in creatable:
+            raise ConfigError(f"[database] url = {url!r}: the folder {folder} does not exist.\n"
+                              f"Create it (mkdir -p {folder}), or point [database] url at a file in an existing "
+                              "folder.")
     db = pool.PooledSqliteDatabase(
         path, pragmas=SQLITE_PRAGMAS, field_types=BIG_TEXT_TYPES, check_same_thread=False, **common)
     # SQLite's LOWER() knows only ASCII; PostgreSQL and MySQL lower every letter. Search must match alike.
@@ -89,11 +118,28 @@ def _open_sqlite(path: str, common: dict) -> peewee.Database:
     return db
 
 
-def _create_private_file(path: Path) -> None:
-    """The database holds the session secret and password hashes: its new folders are created 0700 and the
-    file 0600, before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode)."""
-    make_private_folder(path.parent)
-    make_private_file(path)
+def prepare_files(db: peewee.Database) -> None:
+    """Create a SQLite file (and its folder) before the first connection: the database holds the session secret
+    and password hashes, so its new folder is 0700 and the file 0600 (SQLite gives its -wal and -shm files
+    the database file's mode)."""
+    if is_sqlite(db) and db.database != ":memory:":
+        make_private_folder(Path(db.database).parent)
+        make_private_file(Path(db.database))
+
+
+def check_reachable(db: peewee.Database, url: str) -> None:
+    """Connect once to a server database, so a server that is down or misnamed stops the start-up before
+    anything is created, with the setting to fix instead of a driver traceback."""
+    if is_sqlite(db):
+        return
+    try:
+        db.connect(reuse_if_open=True)
+    except (peewee.OperationalError, peewee.InterfaceError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot reach the database at {database_description(url)} ([database] url): {reason}\n"
+                          "Start the database server, or fix the host, port, user, password or database name "
+                          "in [database] url.") from None
+    db.close()
 
 
 def sqlite_files(db: peewee.Database) -> list[Path]:
@@ -193,6 +239,7 @@ def init_app(app) -> None:
                 db.rollback()
             db.close()
 
+    prepare_files(db)
     with app.app_context(), connection():
         ensure_schema(db, state.models, auto_upgrade=state.settings.database.auto_upgrade)
 

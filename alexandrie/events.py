@@ -62,15 +62,19 @@ class UnyankEvent(CrateEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OwnersChangedEvent(CrateEvent):
+    """Owners added or removed: users by login, groups (``group:NAME`` to cargo) by name."""
+
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    added_groups: tuple[str, ...] = ()
+    removed_groups: tuple[str, ...] = ()
 
     name = "owners_changed"
 
 
 @dataclass(frozen=True, kw_only=True)
 class CrateTransferredEvent(CrateEvent):
-    """An administrator made ``owner`` the crate's only owner."""
+    """An administrator made ``owner`` the crate's only owner (``previous_owners`` lists groups as ``group:NAME``)."""
 
     previous_owners: tuple[str, ...]
     owner: str
@@ -126,6 +130,7 @@ class UserCreatedEvent(UserEvent):
     """An account was created, by any route (command line, registration, an identity plugin)."""
 
     is_admin: bool = False
+    is_read_only: bool = False
 
     name = "user-create"
 
@@ -169,11 +174,13 @@ class PasswordChangedEvent(UserEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class GroupMembersChangedEvent(Event):
-    """Users joined or left a group (a role: groups are given read access to restricted crates)."""
+    """Users joined or left a group (a role: groups read restricted crates, and publish and yank the crates
+    they own, ``owned_crates``, whose publishers changed with the members)."""
 
     group: str
     added: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    owned_crates: tuple[str, ...] = ()
 
     name = "role-change"
 
@@ -200,6 +207,22 @@ class TokenRevokedEvent(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ImportEvent(Event):
+    """One run of ``alexandrie import`` (``source``: ``files`` or ``index``) that stored versions: one event for
+    the whole run, so a migration of 100,000 versions writes one audit row and sends one webhook, not 100,000.
+    ``versions`` maps each crate to the versions imported; ``skipped`` were already present, ``failed`` not
+    imported (the command's output says why); ``owner`` was given the new crates."""
+
+    source: str
+    versions: dict[str, list[str]]
+    skipped: int = 0
+    failed: int = 0
+    owner: str | None = None
+
+    name = "import"
+
+
+@dataclass(frozen=True, kw_only=True)
 class LoginFailedEvent(Event):
     """A browser sign-in was refused; ``actor`` is the login that was tried."""
 
@@ -209,5 +232,5 @@ class LoginFailedEvent(Event):
 ALL_EVENTS = (PublishEvent, YankEvent, UnyankEvent, OwnersChangedEvent, CrateTransferredEvent, VersionDeletedEvent,
               CrateDeletedEvent, ReadAccessChangedEvent, CrateLimitsChangedEvent, UserCreatedEvent,
               UserDisabledEvent, UserEnabledEvent, RolesChangedEvent, PasswordResetEvent, PasswordChangedEvent,
-              GroupMembersChangedEvent, TokenCreatedEvent, TokenRevokedEvent, LoginFailedEvent)
+              GroupMembersChangedEvent, TokenCreatedEvent, TokenRevokedEvent, ImportEvent, LoginFailedEvent)
 EVENT_NAMES = tuple(sorted({event.name for event in ALL_EVENTS}))

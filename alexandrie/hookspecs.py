@@ -75,6 +75,17 @@ def alexandrie_stylesheets(app: flask.Flask) -> list[str] | None:
 
 
 @hookspec
+def alexandrie_admin_links(app: flask.Flask) -> list[tuple[str, str]] | None:
+    """Return ``(label, endpoint)`` pairs linked from the navigation of every admin page.
+
+    Called once, with ``[frontend] enabled``, when the admin pages are set up. Each endpoint names a
+    view of a blueprint your plugin registers (``alexandrie_blueprints``), for example
+    ``("Webhooks", "webhooks_admin.deliveries")``; that view must refuse everyone but admins itself.
+    Returning None adds no link.
+    """
+
+
+@hookspec
 def alexandrie_commands() -> list[click.Command] | None:
     """Return click commands to add to the ``alexandrie`` command line.
 

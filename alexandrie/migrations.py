@@ -96,10 +96,42 @@ def _refuse_case_twins(rows: list[tuple[int, str]], db: peewee.Database) -> None
         "audit log keeps the old name), then start Alexandrie (or `alexandrie db upgrade`) again.")
 
 
+def _v3_group_owners(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    """crate_group_owner: user groups that own crates (their members publish and yank).
+
+    The table as version 3 defines it, not ``models.CrateGroupOwner``, which later versions may change.
+    Safe to re-run: it is created only when missing.
+    """
+    if "crate_group_owner" in db.get_tables():
+        return
+    class Table(peewee.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Crate(Table):  # only the keys the new table refers to
+        pass
+
+    class UserGroup(Table):
+        pass
+
+    class CrateGroupOwner(Table):
+        crate = peewee.ForeignKeyField(Crate, on_delete="CASCADE")
+        group = peewee.ForeignKeyField(UserGroup, on_delete="CASCADE")
+        added_at = peewee.DateTimeField()
+
+        class Meta:
+            indexes = ((("crate", "group"), True),)
+
+    _binary_collation(db, [CrateGroupOwner])
+    db.create_tables([CrateGroupOwner])
+
+
 # Steps after the baseline, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "session versions, case-insensitive logins, per-crate limit overrides, long metadata",
               _v2_sessions_logins_limits),
+    Migration(3, "groups as crate owners", _v3_group_owners),
 )
 
 

@@ -204,6 +204,18 @@ class UserGroupMember(BaseModel):
         indexes = ((("group", "user"), True),)
 
 
+class CrateGroupOwner(BaseModel):
+    """A group owning a crate, as a GitHub team owns one on crates.io: its members, whoever they are at the
+    time, may publish and yank; only user owners (``CrateOwner``) may change the owners."""
+
+    crate = peewee.ForeignKeyField(Crate, backref="group_owner_links", on_delete="CASCADE")
+    group = peewee.ForeignKeyField(UserGroup, backref="owned_crate_links", on_delete="CASCADE")
+    added_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("crate", "group"), True),)
+
+
 class CrateRestriction(BaseModel):
     """A crate readable only by its owners, its readers and admins; absent for everyone else."""
 
@@ -262,5 +274,5 @@ class RateLimitCounter(BaseModel):
 
 
 MODELS = [Setting, User, ApiToken, Crate, CrateOwner, Version, Dependency, Keyword, CrateKeyword,
-          Category, CrateCategory, VersionDownload, IndexFile, UserGroup, UserGroupMember, CrateRestriction,
-          CrateReader, AuditEvent, RateLimitCounter]
+          Category, CrateCategory, VersionDownload, IndexFile, UserGroup, UserGroupMember, CrateGroupOwner,
+          CrateRestriction, CrateReader, AuditEvent, RateLimitCounter]

@@ -1,8 +1,10 @@
 """Admin powers: the /admin pages (admins only), the CLI, the deletion policy and first-admin bootstrap."""
 
+import re
 
 import pytest
 from click.testing import CliRunner
+from flask import Blueprint
 
 from alexandrie import hookimpl
 from alexandrie.cli import main
@@ -181,3 +183,30 @@ def test_admin_raises_a_crates_publish_limits_on_its_page(registry):
     assert 'value="500"' in client.get("/admin/crates/base").text
     post(client, "/admin/crates/base", csrf, action="limits", max_features="")
     assert publish(app.test_client(), token, "base", "0.4.0", features=many).status_code == 400
+
+
+def test_hook_alexandrie_admin_links(make_app):
+    """A plugin's admin page joins the admin navigation; the core names no plugin page itself."""
+    reports = Blueprint("reports", __name__, url_prefix="/admin/reports")
+    reports.add_url_rule("/", "summary", lambda: "reports")
+
+    class Reports:
+        @hookimpl
+        def alexandrie_blueprints(self, app):
+            return [reports]
+
+        @hookimpl
+        def alexandrie_admin_links(self, app):
+            return [("Reports", "reports.summary")]
+
+    def admin_nav(app, login: str) -> str:  # a login per app: on a server database both apps share the tables
+        with app.app_context(), connection():
+            create_user(login, password=f"password-{login}", is_admin=True)
+        client = app.test_client()
+        sign_in(client, login)
+        return re.search(r'<nav class="admin-nav".*?</nav>', client.get("/admin/users").text, re.S).group(0)
+
+    with_plugin = admin_nav(make_app(plugins=[Reports()]), "root")
+    assert with_plugin.endswith('<a href="/admin/reports/">Reports</a>\n</nav>')
+    assert '<a href="/admin/users" aria-current="page">Users</a>' in with_plugin
+    assert "/admin/reports/" not in admin_nav(make_app(), "other-root")

@@ -404,7 +404,7 @@ def test_bearer_prefix_is_accepted(api):
     ("GET", "/api/v1/nothing-here", 404),
     ("GET", "/api/v2/crates", 404),
     ("POST", "/api/v1/crates/new", 405),
-    ("GET", "/api/v1/crates/new", 405),
+    ("GET", "/api/v1/crates/new", 404),  # as on crates.io: a GET asks for a crate called `new`
     ("PATCH", "/api/v1/crates/tool/owners", 405),
     ("GET", "/index/no/th/nothing", 404),
     ("POST", "/index/config.json", 405),

@@ -102,10 +102,25 @@ def test_cli_exports_json_lines(tmp_path):
     out = runner.invoke(main, ["--config", str(config), "audit", "export"]).stdout
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["action"] for line in lines] == ["user-create", "token-create"]
-    assert lines[0]["details"] == {"is_admin": True, "user": "root"} and lines[1]["actor"] == "cli"
+    assert lines[0]["details"] == {"is_admin": True, "is_read_only": False, "user": "root"} and lines[1]["actor"] == "cli"
     assert set(lines[0]) == {"id", "at", "action", "actor", "token", "ip", "crate", "version", "details"}
     only = runner.invoke(main, ["--config", str(config), "audit", "export", "--action", "token-create"]).stdout
     assert len(only.splitlines()) == 1
+
+
+@pytest.mark.sqlite_only
+def test_cli_export_refuses_an_unknown_action_and_lists_the_known_ones(tmp_path):
+    config = tmp_path / "alexandrie.toml"
+    config.write_text('[general]\npublic_url = "http://127.0.0.1:9"\n[database]\nurl = "sqlite:///reg.db"\n'
+                      '[storage]\ntype = "disk"\npath = "crates"\n')
+    runner = CliRunner()
+    assert runner.invoke(main, ["--config", str(config), "user", "create", "root"]).exit_code == 0
+    misspelt = runner.invoke(main, ["--config", str(config), "audit", "export", "--action", "user-craete"])
+    assert misspelt.exit_code == 2
+    assert "no action `user-craete` in the audit log; did you mean `user-create`?" in misspelt.output
+    assert "the actions are: crate-delete, crate-limits, import, login-failed, owners_changed," in misspelt.output
+    never_happened = runner.invoke(main, ["--config", str(config), "audit", "export", "--action", "import"])
+    assert (never_happened.exit_code, never_happened.stdout) == (0, "")  # known, just not in the log yet
 
 
 def test_an_audited_change_commits_with_its_audit_row_or_not_at_all(registry, monkeypatch):
@@ -158,7 +173,7 @@ def test_every_account_change_is_audited_whatever_the_route(registry):
             add_members("team", ["carol", "nobody"], actor="root")
         assert [m.user.login for m in UserGroupMember.select()] == ["carol"]  # the failed call changed nothing
     created = rows(app, action="user-create")[-1]
-    assert (created.actor, created.details) == ("carol", {"user": "carol", "is_admin": False})
+    assert (created.actor, created.details) == ("carol", {"user": "carol", "is_admin": False, "is_read_only": False})
     changed = rows(app, action="password-change")[0]
     assert (changed.actor, changed.details, changed.ip) == ("carol", {"user": "carol"}, "127.0.0.1")
     group = [r for r in rows(app, action="role-change") if r.details.get("group") == "team"]

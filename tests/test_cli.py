@@ -296,3 +296,71 @@ def test_index_rebuild_reproduces_identical_index_files(make_cli, packaged_crate
     served = cli.app.test_client().get("/index/im/p-/imp-user")
     assert served.status_code == 200 and served.get_data(as_text=True) == before["imp-user"][0]
     assert served.headers["ETag"] == before["imp-user"][1]
+
+
+# --- Deleting and auditing -------------------------------------------------------------------------
+
+
+def _answer_on_a_terminal(cli: Cli, answer: str, *args) -> subprocess.CompletedProcess:
+    """Run ``alexandrie ARGS`` with a terminal for its input, typing ``answer``."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALEXANDRIE_")}
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen([ALEXANDRIE, "--config", str(cli.config), *args], stdin=follower,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cli.root)
+        os.write(leader, f"{answer}\n".encode())
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+@pytest.mark.cargo
+@pytest.mark.sqlite_only
+def test_crate_delete_asks_first_and_without_a_terminal_needs_yes(make_cli, packaged_crates):
+    cli = make_cli()
+    cli.run("import", str(packaged_crates))
+
+    refused = cli.run("crate", "delete", "imp-user", input="", check=False)  # a pipe: no one to ask
+    assert refused.returncode == 1 and "pass --yes to delete without asking" in refused.stderr
+    assert "crate `imp-user`: its 1 version (0.1.0), their .crate files" in refused.stderr
+    kept = _answer_on_a_terminal(cli, "n", "crate", "delete", "imp-user")
+    assert kept.returncode == 1 and "Delete crate `imp-user`: its 1 version (0.1.0)" in kept.stderr
+    assert "imp-user" in cli.index_files()
+
+    deleted = _answer_on_a_terminal(cli, "y", "crate", "delete", "imp-user")
+    assert deleted.returncode == 0 and "deleted imp-user and versions 0.1.0" in deleted.stdout
+    assert cli.run("crate", "delete", "imp-opt", "--yes", input="").returncode == 0
+    assert set(cli.index_files()) == {"imp-leaf", "imp-unix"}
+
+
+def _audit_lines(cli: Cli, *args) -> list[dict]:
+    return [json.loads(line) for line in cli.run("audit", "export", *args).stdout.splitlines()]
+
+
+@pytest.mark.cargo
+def test_an_import_is_one_audit_row_listing_what_it_imported(make_cli, packaged_crates, tmp_path):
+    from alexandrie.rules.names import index_path
+
+    source = make_cli("source")
+    source.run("user", "create", "keeper")
+    source.run("import", "--owner", "keeper", str(packaged_crates))
+    [run] = _audit_lines(source, "--action", "import")
+    imported = {f"imp-{n}": ["0.1.0"] for n in ("leaf", "opt", "unix", "user")}
+    assert (run["actor"], run["details"]) == ("cli", {"source": "files", "versions": imported, "skipped": 0,
+                                                      "failed": 0, "owner": "keeper"})
+    assert _audit_lines(source, "--action", "publish") == []  # not one row per version
+    source.run("import", str(packaged_crates))
+    assert len(_audit_lines(source, "--action", "import")) == 1  # a run that stores nothing changes nothing
+
+    index = tmp_path / "index"  # the source's index files as a crates.io-format index folder
+    for name, (content, _) in source.index_files().items():
+        (index / index_path(name)).parent.mkdir(parents=True, exist_ok=True)
+        (index / index_path(name)).write_text(content)
+    target = make_cli("target")
+    target.run("import", "--index", str(index), "--crates", str(packaged_crates))
+    [run] = _audit_lines(target, "--action", "import")
+    assert run["details"] == {"source": "index", "versions": imported, "skipped": 0, "failed": 0, "owner": None}

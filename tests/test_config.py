@@ -104,6 +104,7 @@ def test_sqlite_urls_accept_plain_paths_and_resolve_relative_ones(tmp_path, url,
 
 
 def test_the_plain_path_sqlite_form_works_for_a_real_app(tmp_path):
+    (tmp_path / "plain").mkdir()  # a folder other than data/ must exist: a typo is refused, not created
     config = registry_config(tmp_path, database={"url": "plain/registry.db"})
     app = create_app(config, pm=get_plugin_manager(load_entrypoints=False, plugins=[alexandrie_storage_disk]))
     assert (tmp_path / "plain" / "registry.db").is_file()

@@ -1,6 +1,8 @@
 """``[limits]``: the publish policy (crates.io's defaults, raised per crate by an administrator) and the
 safety caps that hold for every way in, imports included."""
 
+import re
+
 import pytest
 from click.testing import CliRunner
 
@@ -45,11 +47,15 @@ def test_an_administrator_raises_a_crates_limit_the_way_crates_io_lets_web_sys_t
     assert publish(client, token, CRATE, "1.0.0", features=_features(300)).status_code == 200
     refused = publish(client, token, CRATE, "1.1.0", features=_features(1503))
     assert refused.status_code == 400
-    assert "1503 features" in _detail(refused) and "[limits] max_features" in _detail(refused)
+    assert _detail(refused) == (
+        "the crate has 1503 features; this registry allows 300 ([limits] max_features): shorten it, or ask an "
+        f"administrator to raise it for this crate (`alexandrie crate limits {CRATE} max_features=1503`)")
 
-    result = _cli(app, tmp_path, "crate", "limits", CRATE, "max_features=1600")
+    # The command the refusal names is the one that lets the version in.
+    command = re.search(r"`alexandrie (crate limits [^`]+)`", _detail(refused)).group(1).split()
+    result = _cli(app, tmp_path, *command)
     assert result.exit_code == 0, result.output
-    assert "max_features = 1600  (set for this crate)" in result.output
+    assert "max_features = 1503  (set for this crate)" in result.output
     assert "max_keywords = 5\n" in result.output
     assert publish(client, token, CRATE, "1.1.0", features=_features(1503)).status_code == 200
     assert publish(client, token, "other", "1.0.0", features=_features(1503)).status_code == 400
@@ -61,7 +67,16 @@ def test_an_administrator_raises_a_crates_limit_the_way_crates_io_lets_web_sys_t
     with app.app_context(), connection():
         changes = [row.details["limits"] for row in
                    AuditEvent.select().where(AuditEvent.action == "crate-limits").order_by(AuditEvent.id)]
-    assert changes == [{"max_features": 1600}, {}]
+    assert changes == [{"max_features": 1503}, {}]
+
+
+def test_a_new_crate_over_the_policy_is_told_which_setting_to_raise(app):
+    """Overrides need a crate that exists, so a first version is pointed at alexandrie.toml instead."""
+    token = create_user_with_token(app, "owner")
+    refused = publish(app.test_client(), token, CRATE, "1.0.0", keywords=[f"k{i}" for i in range(6)])
+    assert refused.status_code == 400
+    assert _detail(refused) == ("the crate has 6 keywords; this registry allows 5 ([limits] max_keywords): shorten "
+                                "it, or ask an administrator to raise `max_keywords` under [limits] in alexandrie.toml")
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -131,6 +146,7 @@ def test_the_safety_caps_hold_for_imports_too(make_app, tmp_path):
     result = _cli(app, tmp_path, "import", str(_packaged(tmp_path, "huge", "1.0.0", manifest)),
                   extra='[limits]\nmax_index_line = "2 KiB"\n')
     assert "failed 1" in result.output and "[limits] max_index_line" in result.output, result.output
+    assert "index entry of `huge` 1.0.0 is" in result.output
     assert _versions(app, "huge") == []
 
 
@@ -143,6 +159,7 @@ def test_an_index_line_past_the_cap_is_refused_and_nothing_is_stored(make_app):
     big = {"many": [f"dep-{i}/feature-{i}" for i in range(600)]}
     response = publish(app.test_client(), token, CRATE, "1.0.0", features=big)
     assert response.status_code == 413 and "[limits] max_index_line" in _detail(response)
+    assert f"index entry of `{CRATE}` 1.0.0 is" in _detail(response) and "at most 8192" in _detail(response)
     assert _versions(app) == []
     with app.app_context(), connection():
         assert not Crate.select().where(Crate.name == CRATE).exists()
@@ -157,6 +174,8 @@ def test_an_index_file_stops_growing_at_its_cap(make_app):
     assert 200 in statuses and statuses[-1] == 413
     accepted = statuses.count(200)
     assert statuses == [200] * accepted + [413] * (8 - accepted)
+    refused = publish(client, token, CRATE, "1.0.9", features=features)
+    assert "[limits] max_index_file" in _detail(refused) and "at most 6144" in _detail(refused)
     response = app.test_client().get(f"/index/ma/ny/{CRATE}")
     assert len(response.data) <= 6 * 1024 and len(_versions(app)) == accepted
 
@@ -167,7 +186,8 @@ def test_a_crate_holds_at_most_max_versions(make_app):
     client = app.test_client()
     assert [publish(client, token, CRATE, f"1.0.{n}").status_code for n in range(4)] == [200, 200, 200, 400]
     response = publish(client, token, CRATE, "2.0.0")
-    assert "[limits] max_versions" in _detail(response)
+    assert f"crate `{CRATE}` would have 4 versions" in _detail(response)
+    assert "at most 3 per crate ([limits] max_versions" in _detail(response)
 
 
 def test_a_long_target_cfg_from_a_real_crate_publishes_under_the_defaults(app):

@@ -118,7 +118,7 @@ def test_sqlite_readers_are_not_blocked_by_a_publish(app, client, token):
 
 
 @pytest.mark.parametrize("url, kind, name", [
-    ("sqlite:////tmp/x/reg.db", peewee.SqliteDatabase, "/tmp/x/reg.db"),
+    ("sqlite:////tmp/reg.db", peewee.SqliteDatabase, "/tmp/reg.db"),  # opening creates nothing
     ("postgresql://postgres@127.0.0.1:5432/reg", peewee.PostgresqlDatabase, "reg"),
     ("postgres://u:p%40ss@db.example/reg?sslmode=require", peewee.PostgresqlDatabase, "reg"),
     ("mysql://root@127.0.0.1:3306/reg", peewee.MySQLDatabase, "reg"),

@@ -1,15 +1,20 @@
 """``alexandrie db copy``: a whole registry moved to another database and storage, verified, re-runnable."""
 
 import json
+from pathlib import Path
 
+import peewee
+import pygit2
 import pytest
 from click.testing import CliRunner
 
+import alexandrie_index_git
 import alexandrie_storage_minio
 from alexandrie.cli import main
 from alexandrie.db import connection
 from alexandrie.models import Crate, User, Version
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body
+from alexandrie.registry import registry
+from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish, publish_body
 
 
 def _publish(client, token, name, version, **fields):
@@ -95,3 +100,90 @@ def test_copy_refuses_to_copy_onto_itself(source):
     result = CliRunner().invoke(main, ["--config", config, "db", "copy", "--to", app.extensions["alexandrie"]
                                        .settings.database.url])
     assert result.exit_code != 0 and "the destination database is the source database" in result.output
+
+
+# --- The source is only ever read ---------------------------------------------------------------------------
+
+
+def _snapshot(app) -> dict:
+    """Everything the source registry is made of: its git HEAD, every file of its repository and storage, and
+    every row of every table."""
+    state = registry(app)
+    repository = Path(state.settings.index["path"])
+    storage = Path(state.settings.storage["path"])
+    with app.app_context(), connection():
+        rows = {model._meta.table_name: list(model.select().order_by(*_order(model)).tuples())
+                for model in state.models}
+    return {"head": str(pygit2.Repository(str(repository)).head.target),
+            "repository": _files(repository), "storage": _files(storage), "rows": rows}
+
+
+def _order(model):
+    pk = model._meta.primary_key
+    return [pk] if isinstance(pk, peewee.Field) else list(model._meta.sorted_fields)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def git_source(make_app, tmp_path):
+    """A registry on the git index (with a remote) that published three crates, and its config file."""
+    remote = tmp_path / "remote.git"
+    pygit2.init_repository(str(remote), bare=True)
+    index = {"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0, "fsync": False,
+             "remotes": [str(remote)]}
+    app = make_app(plugins=[alexandrie_index_git], index=index)
+    token = create_user_with_token(app, "alice")
+    client = app.test_client()
+    for name, version in (("first", "0.1.0"), ("first", "0.2.0"), ("second", "1.0.0")):
+        assert publish(client, token, name, version).status_code == 200
+    settings = registry(app).settings
+    config = tmp_path / "source.toml"
+    config.write_text(f'[general]\npublic_url = "{settings.general.public_url}"\n'
+                      f'[database]\nurl = "{settings.database.url}"\n'
+                      f'[storage]\ntype = "disk"\npath = "{settings.storage["path"]}"\n'
+                      f'[index]\ntype = "git"\npath = "{index["path"]}"\nrepair_grace = 0\nfsync = false\n'
+                      f'remotes = ["{remote}"]\n')
+    registry(app).index.pusher.flush(timeout=30)
+    return app, str(config), remote
+
+
+def test_copying_a_git_index_registry_leaves_the_source_byte_identical(git_source, scratch_database):
+    app, config, remote = git_source
+    before, remote_head = _snapshot(app), _files(remote)
+    result = CliRunner().invoke(main, ["--config", config, "db", "copy", "--to", scratch_database()])
+    assert result.exit_code == 0, result.output
+    assert _snapshot(app) == before
+    assert _files(remote) == remote_head
+    assert "alexandrie index rebuild" in result.output and "its files were checked, none written" in result.output
+
+
+def test_a_destination_with_its_own_git_index_gets_it_rebuilt_from_the_copied_rows(git_source, scratch_database,
+                                                                                    tmp_path):
+    app, config, remote = git_source
+    before = _snapshot(app)
+    dest_config = tmp_path / "dest.toml"
+    dest_config.write_text(f'[database]\nurl = "{scratch_database()}"\n[storage]\npath = "{tmp_path / "copied"}"\n'
+                           f'[index]\ntype = "git"\npath = "{tmp_path / "dest-index"}"\nfsync = false\n')
+    result = CliRunner().invoke(main, ["--config", config, "db", "copy", "--to-config", str(dest_config)])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt the destination's own [index] from the copied rows (2 crates)" in result.output
+    assert _snapshot(app) == before
+    source_head, dest_head = (pygit2.Repository(str(path)).head.peel(pygit2.Commit).tree
+                              for path in (registry(app).settings.index["path"], tmp_path / "dest-index"))
+    for path in ("fi/rs/first", "se/co/second"):
+        assert dest_head[path].data == source_head[path].data
+
+
+def test_a_destination_config_naming_the_source_git_index_is_refused(git_source, scratch_database, tmp_path):
+    app, config, remote = git_source
+    before = _snapshot(app)
+    dest_config = tmp_path / "dest.toml"
+    dest_config.write_text(f'[database]\nurl = "{scratch_database()}"\n'
+                           f'[index]\ntype = "git"\npath = "{registry(app).settings.index["path"]}"\n')
+    result = CliRunner().invoke(main, ["--config", config, "db", "copy", "--to-config", str(dest_config)])
+    assert result.exit_code == 1
+    assert "is the source's index, which the copy must not write" in result.output
+    assert _snapshot(app) == before

@@ -6,6 +6,7 @@ One virtualenv for both examples, built once per module (about a minute, mostly 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,3 +160,54 @@ def test_alexandrie_plugins_lists_the_examples_from_the_user_venv(user_server):
     disabled = subprocess.run([*user_server.cli, "plugins"], check=True, capture_output=True, text=True,
                               timeout=120, env=env).stdout
     assert "policy-licence  [alexandrie-policy-licence 0.1.0]\n    disabled" in disabled
+
+
+def _code_blocks_of(section: str) -> dict[str, str]:
+    """The fenced blocks of a docs/plugins.md section, by the file name their first line's comment gives."""
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\w+\n(.*?)```", body, re.S)
+    named = (block.split("\n", 1) for block in blocks if block.startswith("# "))
+    return {first[2:].strip(): rest for first, rest in named}
+
+
+def test_the_five_minute_plugin_of_the_docs_installs_and_refuses_as_it_says(user_venv, tmp_path):
+    """Runs last in this module: the plugin it installs would refuse the other tests' crates too."""
+    files = _code_blocks_of("A plugin in five minutes")
+    assert set(files) == {"alexandrie_needs_description.py", "pyproject.toml"}
+    source = tmp_path / "needs-description"
+    source.mkdir()
+    for name, content in files.items():
+        (source / name).write_text(content)
+    install = subprocess.run([str(user_venv.bin / "python"), "-m", "pip", "install", "-q",
+                              "--disable-pip-version-check", "."], cwd=source, capture_output=True, text=True,
+                             timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+
+    port = free_port()
+    config = tmp_path / "alexandrie.toml"
+    config.write_text(f'[general]\nbind_address = "127.0.0.1:{port}"\n[database]\nurl = "sqlite:///registry.db"\n'
+                      '[storage]\ntype = "disk"\npath = "crates"\n')
+    cli = [str(user_venv.bin / "alexandrie"), "--config", str(config)]
+    listing = subprocess.run([*cli, "plugins"], check=True, capture_output=True, text=True, timeout=120).stdout
+    assert "needs-description  [alexandrie-needs-description 0.1.0]" in listing
+    subprocess.run([*cli, "user", "create", "bob"], check=True, capture_output=True, timeout=120)
+    token = subprocess.run([*cli, "token", "create", "bob"], check=True, capture_output=True, text=True,
+                           timeout=120).stdout.strip().splitlines()[-1]
+    url = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "serve.log", "w") as log:
+        server = subprocess.Popen([*cli, "serve"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(url, server, tmp_path / "serve.log")
+            cargo = Cargo(tmp_path / "cargo-home", SimpleNamespace(url=url, index_url=f"sparse+{url}/index/"), token)
+            package = write_package(tmp_path, "undescribed")
+            manifest = package / "Cargo.toml"
+            manifest.write_text(manifest.read_text().replace('description = "The undescribed crate"\n', ""))
+            result = cargo.run("publish", "--registry", "alex", "--no-verify", "--allow-dirty", cwd=package,
+                               check=False)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert result.returncode != 0
+    assert ('the remote server responded with an error (status 400 Bad Request): add `description = "..."` '
+            'to [package] in Cargo.toml, then publish again') in " ".join(result.stderr.split())

@@ -20,8 +20,9 @@ from alexandrie.db import connection, open_database
 from alexandrie.errors import ConfigError, Conflict
 from alexandrie.migrations import Migration, SchemaError, ensure_schema, read_version
 from alexandrie.models import MODELS, ApiToken, Crate
+from alexandrie.services.groups import add_members
 from alexandrie.services.users import create_user, find_user
-from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish_body, sign_in
+from alexandrie.testing import crate_metadata, create_user_with_token, make_crate, publish, publish_body, sign_in
 
 SNAPSHOTS = Path(__file__).parent / "schema"
 
@@ -250,3 +251,27 @@ def test_version_2_stops_on_logins_that_differ_only_by_case_until_one_is_renamed
     app = make_app(database={"url": url})
     with app.app_context(), connection():
         assert {find_user("ALICE").login, find_user("alice-2").login} == {"Alice", "alice-2"}
+
+
+def test_version_3_adds_group_owners_to_a_version_2_database(make_app, scratch_database):
+    old_url, fresh_url = scratch_database(), scratch_database()
+    db = open_database(old_url, 1)
+    with db.connection_context():
+        old = migrations.models_from_snapshot(json.loads(_snapshot_file(2).read_text()), db)
+        migrations._binary_collation(db, old)
+        db.create_tables(old)
+        migrations.stamp(db, 2)
+        assert ensure_schema(db, [], migrations=migrations.MIGRATIONS[:2]) == [3]  # the step alone, no model
+    db.close_all()
+    make_app(database={"url": fresh_url})
+    assert _schema_of(old_url)["crate_group_owner"] == _schema_of(fresh_url)["crate_group_owner"]
+
+    app = make_app(database={"url": old_url}, rate_limits={"enabled": False})
+    tokens = {login: create_user_with_token(app, login) for login in ("alice", "bob")}
+    client = app.test_client()
+    assert publish(client, tokens["alice"], "kept").status_code == 200
+    with app.app_context(), connection():
+        add_members("devs", ["bob"])
+    assert client.put("/api/v1/crates/kept/owners", json={"users": ["group:devs"]},
+                      headers={"Authorization": tokens["alice"]}).status_code == 200
+    assert publish(client, tokens["bob"], "kept", "0.2.0").status_code == 200  # a member of the owning group

@@ -109,6 +109,7 @@ def assert_refused(registry, response, status, *detail_words, before=None, files
     assert isinstance(body, dict) and list(body) == ["errors"], body
     assert len(body["errors"]) == 1 and isinstance(body["errors"][0]["detail"], str)
     detail = body["errors"][0]["detail"]
+    assert "\n" not in detail, "cargo prints the detail on one line after its own words"
     for word in detail_words:
         assert word.lower() in detail.lower(), detail
     assert registry.rows() == (before or {"Crate": 0, "Version": 0, "Dependency": 0, "IndexFile": 0})
@@ -192,12 +193,14 @@ def test_escaped_non_ascii_text_is_accepted(fresh_registry):
 
 def test_metadata_length_over_the_limit_is_refused_before_reading(registry):
     body = u32(10 * 1024 * 1024) + b"{}"
-    assert_refused(registry, registry.put(body), 413, "limit")
+    assert_refused(registry, registry.put(body), 413, "10485760 bytes", "limit of 262144",
+                   "[general] max_metadata_size")
 
 
 def test_huge_json_is_refused(registry):
     meta = crate_metadata(NAME, VERS, readme="x" * 300_000)
-    assert_refused(registry, registry.publish(meta=meta), 413, "metadata", "limit")
+    assert_refused(registry, registry.publish(meta=meta), 413, "metadata", "limit", "[general] max_metadata_size",
+                   "README")
 
 
 def test_upload_over_max_crate_size_is_refused(core_app):
@@ -206,7 +209,7 @@ def test_upload_over_max_crate_size_is_refused(core_app):
     big = make_crate(NAME, VERS, files={"src/noise.rs": random.Random(1).randbytes(8000)})
     assert len(big) > 4096
     response = registry.publish(tarball=big)
-    assert_refused(registry, response, 413, "2048 bytes")
+    assert_refused(registry, response, 413, "2048 bytes", "[general] max_crate_size")
 
 
 def test_a_crate_file_over_max_crate_size_is_refused_even_when_the_frame_fits(core_app):
@@ -225,7 +228,7 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
     response = registry.client.put("/api/v1/crates/new", input_stream=io.BytesIO(body),
                                    headers={"Authorization": registry.token, "Transfer-Encoding": "chunked"},
                                    environ_overrides={"wsgi.input_terminated": True})
-    assert_refused(registry, response, 413, "limit")
+    assert_refused(registry, response, 413, "limit", "[general] max_crate_size")
 
 
 # --- Field types and values -----------------------------------------------------------------------------
@@ -239,19 +242,27 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
     ({"deps": {}}, ["`deps`", "must be a list", "is an object"]),
     ({"deps": None}, ["`deps`", "must be a list", "is null"]),
     ({"deps": ["serde"]}, ["dependency #1", "object"]),
-    ({"deps": [dependency("serde", optional="yes")]}, ["optional", "true or false"]),
+    ({"deps": [dependency("serde", optional="yes")]}, ["dependency `serde`", "optional", "true or false"]),
     ({"deps": [dependency("serde", default_features=1)]}, ["default_features", "true or false"]),
     ({"deps": [dependency("serde", features="derive")]}, ["features", "list of strings"]),
-    ({"deps": [dependency("serde", req=7)]}, ["version_req", "string"]),
+    ({"deps": [dependency("serde", req=7)]}, ["dependency `serde`: `version_req`", "string"]),
+    ({"deps": [dependency("serde", target=["unix"])]}, ["dependency `serde`: `target`", "string"]),
+    ({"deps": [dependency("serde", registry="nul \x00")]}, ["dependency `serde`: `registry`", "NUL"]),
+    ({"deps": [{"version_req": "^1"}]}, ["dependency #1: `name`", "string"]),
     ({"deps": [dependency("serde", req="^1; rm -rf /")]}, ["invalid version requirement"]),
     ({"deps": [dependency("serde", kind="weird")]}, ["kind `weird`"]),
     ({"deps": [dependency("../evil")]}, ["dependency name", "invalid"]),
     ({"deps": [dependency("serde", explicit_name_in_toml="a b")]}, ["dependency name", "invalid"]),
     ({"deps": [dependency("serde", artifact=["bin"])]}, ["artifact"]),
-    ({"deps": [dependency("serde", target="x" * 5000)]}, ["`target` of dependency `serde`", "max_field_length"]),
+    ({"deps": [dependency("serde", target="x" * 5000)]},
+     ["`target` of dependency `serde` is 5000 characters", "allows 4096", "[limits] max_field_length"]),
     ({"deps": [dependency("serde")] * 501}, ["501 dependencies", "allows 500", "[limits] max_dependencies"]),
+    ({"authors": ["a" * 5000]}, ["author `aaaa", "5000 characters", "[limits] max_field_length"]),
+    ({"features": {"std": ["e" * 5000]}}, ["of feature `std` is 5000 characters", "[limits] max_field_length"]),
+    ({"homepage": "https://" + "h" * 5000}, ["`homepage` is 5008 characters", "[limits] max_field_length"]),
     ({"features": ["std"]}, ["`features`", "must be an object", "is a list"]),
-    ({"features": {f"f{i}": [] for i in range(301)}}, ["301 features", "[limits] max_features"]),
+    ({"features": {f"f{i}": [] for i in range(301)}}, ["301 features", "allows 300", "[limits] max_features"]),
+    ({"categories": [f"c{i}" for i in range(6)]}, ["6 categories", "allows 5", "[limits] max_categories"]),
     ({"features": {"std": "alloc"}}, ["feature `std`", "strings"]),
     ({"features": {"bad feature": []}}, ["feature name", "invalid"]),
     ({"keywords": "cli"}, ["keywords", "list"]),
@@ -262,7 +273,7 @@ def test_upload_over_the_limit_without_content_length_is_refused(core_app):
     ({"categories": [{"slug": "x"}]}, ["categories", "string"]),
     ({"authors": "me"}, ["authors", "list"]),
     ({"description": 12}, ["description", "string"]),
-    ({"description": "d" * 5000}, ["5000 description characters", "max_description"]),
+    ({"description": "d" * 5000}, ["description is 5000 characters", "allows 4096", "[limits] max_description"]),
     ({"license": ["MIT"]}, ["license", "string"]),
     ({"badges": ["travis"]}, ["badges", "object"]),
     ({"links": 1}, ["links", "string"]),
@@ -276,9 +287,13 @@ def test_wrong_field_types_and_values_are_refused(registry, fields, words):
 
 
 @pytest.mark.parametrize("fields, limits, words", [
-    ({"readme": "r" * 2049}, {"max_readme": "2 KiB"}, ["2049 README bytes", "max_readme"]),
-    ({"deps": [dependency("serde")] * 21}, {"max_list_entries": 20}, ["`deps` has 21 entries", "max_list_entries"]),
-    ({"features": {"big": ["a"] * 21}}, {"max_list_entries": 20}, ["feature `big` has 21", "max_list_entries"]),
+    ({"readme": "r" * 2049}, {"max_readme": "2 KiB"}, ["README is 2049 bytes", "allows 2048", "[limits] max_readme"]),
+    ({"deps": [dependency("serde")] * 21}, {"max_list_entries": 20},
+     ["`deps` has 21 entries", "at most 20", "[limits] max_list_entries"]),
+    ({"features": {"big": ["a"] * 21}}, {"max_list_entries": 20},
+     ["feature `big` has 21", "at most 20", "[limits] max_list_entries"]),
+    ({"deps": [dependency("serde", features=["f"] * 21)]}, {"max_list_entries": 20},
+     ["features of dependency `serde` has 21", "[limits] max_list_entries"]),
 ])
 def test_limits_come_from_the_limits_section(core_app, fields, limits, words):
     app = core_app(general=LIMITS, limits=limits)
@@ -406,7 +421,8 @@ def test_links_and_special_files_are_refused(registry, info):
 def test_gzip_bomb_is_refused(registry):
     bomb = make_crate(NAME, VERS, files={"src/zeros.bin": b"\0" * (3 * 1024 * 1024)})
     assert len(bomb) < 20_000
-    assert_refused(registry, registry.publish(tarball=bomb), 400, "unpacks to more than 1048576 bytes")
+    assert_refused(registry, registry.publish(tarball=bomb), 400, "unpacks to more than 1048576 bytes",
+                   "[general] max_unpacked_size", f"`{PREFIX}src/zeros.bin`")
 
 
 def test_too_many_entries_are_refused(registry, monkeypatch):
@@ -414,7 +430,7 @@ def test_too_many_entries_are_refused(registry, monkeypatch):
 
     monkeypatch.setattr(alexandrie.rules.tarball, "MAX_ENTRIES", 5)
     tarball = make_crate(NAME, VERS, files={f"src/m{i}.rs": b"" for i in range(5)})
-    assert_refused(registry, registry.publish(tarball=tarball), 400, "5 entries")
+    assert_refused(registry, registry.publish(tarball=tarball), 400, "more than 5 entries", "a fixed limit")
 
 
 def test_a_member_claiming_a_huge_size_is_refused_without_reading_it(registry):
@@ -423,7 +439,8 @@ def test_a_member_claiming_a_huge_size_is_refused_without_reading_it(registry):
     header = info.tobuf(format=tarfile.GNU_FORMAT)
     manifest_info, manifest = member(f"{PREFIX}Cargo.toml", MANIFEST)
     raw = manifest_info.tobuf(format=tarfile.GNU_FORMAT) + manifest + b"\0" * (512 - len(manifest)) + header
-    assert_refused(registry, registry.publish(tarball=gzip.compress(raw, mtime=0)), 400, "unpacks to more than")
+    assert_refused(registry, registry.publish(tarball=gzip.compress(raw, mtime=0)), 400, "unpacks to more than",
+                   "[general] max_unpacked_size", f"`{PREFIX}src/liar.rs`")
 
 
 @pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME], ids=["pax-header", "gnu-longname"])
@@ -438,7 +455,8 @@ def test_a_header_bomb_is_refused_without_unpacking_it(registry, kind):
            + info.tobuf(format=tarfile.GNU_FORMAT) + b"1" * info.size + b"\0" * 1024)
     tarball = gzip.compress(raw, mtime=0)
     del raw
-    assert_refused(registry, registry.publish(tarball=tarball), 400, "extended tar header", "the limit is")
+    assert_refused(registry, registry.publish(tarball=tarball), 400, "extended tar header", "the limit is",
+                   "a fixed limit")
     tracemalloc.start()
     try:
         with pytest.raises(AlexandrieError):

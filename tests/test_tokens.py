@@ -11,7 +11,7 @@ from alexandrie.errors import BadRequest
 from alexandrie.models import ApiToken, User, utcnow
 from alexandrie.rules.tokens import expiry_from, pattern_matches
 from alexandrie.services.tokens import create_token
-from alexandrie.services.users import create_user, set_roles
+from alexandrie.services.users import create_user, set_active, set_roles
 from alexandrie.testing import publish
 
 
@@ -78,6 +78,50 @@ def test_expired_token_is_refused_saying_so(registry):
     assert response.status_code == 403 and "`last-month` expired at" in detail(response)
     fresh = token(expires_at=utcnow() + timedelta(days=1))
     assert publish(client, fresh, "late").status_code == 200
+
+
+def test_a_disabled_accounts_token_says_so_and_whom_to_ask(registry):
+    """A new token would not help a disabled account, so the refusal must not send the user to make one."""
+    app, client, full, _ = registry
+    with app.app_context(), connection():
+        set_active("alice", False, actor="root")
+    refused = publish(client, full, "after")
+    assert refused.status_code == 403
+    assert detail(refused) == ("the account `alice` this API token belongs to is disabled; ask an administrator of "
+                               "this registry to enable it again (`alexandrie user enable alice`)")
+    with app.app_context(), connection():
+        set_active("alice", True, actor="root")
+    assert publish(client, full, "after").status_code == 200
+
+
+@pytest.fixture
+def acme(make_app):
+    """A registry whose cargo users call it `acme`, with one full, one revoked, one expired and one yank-only
+    token."""
+    app = make_app(rate_limits={"enabled": False}, general={"registry_name": "acme"})
+    with app.app_context(), connection():
+        bob = create_user("bob")
+        tokens = {label: create_token(bob, label, **kwargs)[1] for label, kwargs in (
+            ("full", {}), ("revoked", {}), ("old", {"expires_at": utcnow() - timedelta(seconds=1)}),
+            ("yank-only", {"scopes": ["yank"]}))}
+        ApiToken.update(revoked_at=utcnow()).where(ApiToken.label == "revoked").execute()
+    return app, tokens
+
+
+@pytest.mark.parametrize("token, words", [
+    (None, "needs an API token"), ("revoked", "revoked"), ("old", "expired"), ("yank-only", "`publish-new` scope"),
+])
+def test_every_cargo_login_hint_names_the_configured_registry(acme, token, words):
+    app, tokens = acme
+    refused = publish(app.test_client(), tokens.get(token), "named")
+    assert refused.status_code == 403 and words in detail(refused)
+    assert "`cargo login --registry acme`" in detail(refused) and "NAME" not in detail(refused)
+
+
+def test_a_private_registrys_gate_names_the_configured_registry(make_app):
+    app = make_app(general={"registry_name": "acme", "auth_required": True})
+    response = app.test_client().get("/index/config.json")
+    assert response.status_code == 401 and "`cargo login --registry acme`" in detail(response)
 
 
 def test_last_use_is_recorded(registry):

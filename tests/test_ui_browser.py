@@ -14,6 +14,7 @@ import alexandrie_storage_disk
 from alexandrie.testing import (
     crate_metadata,
     create_user_with_token,
+    dependency,
     make_crate,
     publish_body,
     require,
@@ -256,8 +257,8 @@ def test_pages_pass_the_axe_accessibility_check(browser, app, live_server):
     page = context.new_page()
     axe = Axe()
     problems = {}
-    pages = ["/", "/search?q=a11y", "/crates/a11y-demo", "/keywords", "/categories", "/keywords/a11y",
-             "/users/grace", "/account/login", "/account/register", "/nothing-here"]
+    pages = ["/", "/search?q=a11y", "/crates/a11y-demo", "/crates/a11y-demo/versions", "/keywords", "/categories",
+             "/keywords/a11y", "/users/grace", "/account/login", "/account/register", "/nothing-here"]
     for width in (1280, 375):
         page.set_viewport_size({"width": width, "height": 900})
         for path in pages:
@@ -277,3 +278,57 @@ def test_pages_pass_the_axe_accessibility_check(browser, app, live_server):
             problems[path] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
     context.close()
     assert problems == {}
+
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+LONG_README = "# Wide demo\n\n" + "A paragraph that fills the page, as real READMEs do. " * 40
+
+
+def box(page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_key_pages_at_desktop_and_phone_widths(browser, app, live_server):
+    """Screenshots of the pages a new team lives on, at both widths, and the layout a phone needs."""
+    token = create_user_with_token(app, "root", admin=True)
+    meta = crate_metadata("wide-demo-with-a-long-name", "1.0.0", readme=LONG_README, readme_file="README.md",
+                          description="Lays out on a phone", links="wide",
+                          deps=[dependency("serde", "^1", registry="https://github.com/rust-lang/crates.io-index")])
+    request = urllib.request.Request(f"{live_server.url}/api/v1/crates/new", method="PUT",
+                                     data=publish_body(meta, make_crate("wide-demo-with-a-long-name", "1.0.0")),
+                                     headers={"Authorization": token})
+    urllib.request.urlopen(request).close()
+    context = browser.new_context(viewport={"width": WIDTHS["desktop"], "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/account/login")
+    page.get_by_label("Login").fill("root")
+    page.get_by_label("Password").fill("password-root")
+    submit(page, "Sign in")
+    pages = {"crate": "/crates/wide-demo-with-a-long-name", "tokens": "/account/tokens",
+             "admin-crates": "/admin/crates", "user": "/users/root", "not-found": "/crates/no-such-crate"}
+    for label, width in WIDTHS.items():
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, path in pages.items():
+            page.goto(live_server.url + path)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (path, width)
+            shot(page, f"{name}-{width}")
+
+        page.goto(live_server.url + pages["crate"])
+        install, readme = box(page, ".install-box"), box(page, "article.readme")
+        if label == "phone":
+            assert install["y"] + install["height"] < readme["y"]  # the whole install box before the README
+        else:
+            assert install["x"] > readme["x"] + readme["width"] and install["y"] < readme["y"] + readme["height"]
+        command = page.locator(".install-box pre code").first
+        assert command.inner_text() == "cargo add wide-demo-with-a-long-name --registry alexandrie"
+        assert command.evaluate("code => code.getClientRects().length") == 1  # one line, never broken at `--`
+        line_height = float(command.evaluate("code => getComputedStyle(code).lineHeight").removesuffix("px"))
+        assert command.bounding_box()["height"] <= line_height * 1.2
+        snippet, copy = box(page, ".install-box pre"), box(page, ".install-box .copy-button")
+        assert copy["x"] >= snippet["x"] + snippet["width"]  # the Copy button covers none of the command
+
+        page.goto(live_server.url + pages["tokens"])
+        legend, first_scope = box(page, "fieldset.field legend"), box(page, "fieldset.field li")
+        assert legend["y"] + legend["height"] <= first_scope["y"]
+        assert page.locator("fieldset.field").evaluate("f => getComputedStyle(f).borderTopWidth") == "0px"
+    context.close()

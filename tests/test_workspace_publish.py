@@ -61,3 +61,24 @@ def test_a_100_crate_workspace_publishes_under_the_default_rate_limits(make_app,
     missing = [name for name in NAMES if client.get(f"/index/{index_path(name)}").status_code != 200]
     assert missing == []
     print(f"cargo publish --workspace of {CRATES} crates took {elapsed:.1f} s")
+
+
+def test_rerunning_an_interrupted_workspace_publish_as_the_docs_say(make_app, cargo_factory, tmp_path):
+    """docs/private-registry.md: a re-run stops at the first crate already published; `--exclude` what landed."""
+    app = make_app()
+    server = LiveServer(app).start()
+    try:
+        cargo = cargo_factory(server, create_user_with_token(app, "ci-bot"))
+        root = tmp_path / "workspace"
+        root.mkdir()
+        (root / "Cargo.toml").write_text('[workspace]\nmembers = ["part-*"]\nresolver = "2"\n')
+        for name in ("part-a", "part-b", "part-c"):
+            write_package(root, name, lib="")
+        cargo.run("publish", "-p", "part-a", "--registry", "alex", "--no-verify", cwd=root)  # then interrupted
+        rerun = cargo.run("publish", "--workspace", "--registry", "alex", "--no-verify", cwd=root, check=False)
+        assert rerun.returncode != 0 and "crate part-a@0.1.0 already exists on `alex` index" in rerun.stderr
+        cargo.run("publish", "--workspace", "--exclude", "part-a", "--registry", "alex", "--no-verify", cwd=root)
+    finally:
+        server.stop()
+    client = app.test_client()
+    assert all(client.get(f"/index/{index_path(name)}").status_code == 200 for name in ("part-a", "part-b", "part-c"))

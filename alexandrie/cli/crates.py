@@ -27,14 +27,42 @@ def crate_group():
 @click.argument("name")
 @click.argument("version", required=False)
 @click.option("--force", is_flag=True, help="Delete even when other crates depend on it.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal, e.g. in scripts).")
 @in_app
-def crate_delete(name, version, force):
-    """Delete VERSION of crate NAME, or the whole crate (see the deletion policy)."""
+def crate_delete(name, version, force, yes):
+    """Delete VERSION of crate NAME, or the whole crate (see the deletion policy). Asks first, unless --yes."""
+    if not yes:
+        _confirm(_what_deletion_removes(name, version, force))
     if version:
         crates.delete_version(name, version, actor=ACTOR, force=force)
         click.echo(f"deleted {name} {version}")
     else:
         click.echo(f"deleted {name} and versions {', '.join(crates.delete_crate(name, actor=ACTOR, force=force))}")
+
+
+def _what_deletion_removes(name: str, version: str | None, force: bool) -> str:
+    crate = crates.find_crate(name)
+    nums = crates.version_nums(crate)
+    if version and version not in nums:
+        raise click.ClickException(f"crate `{crate.name}` has no version {version}")
+    if version and len(nums) > 1:
+        what = f"version {version} of crate `{crate.name}` and its .crate file"
+    else:
+        count = f"{len(nums)} version{'s' if len(nums) != 1 else ''}"
+        what = f"crate `{crate.name}`: its {count} ({', '.join(nums[:5])}{', ...' if len(nums) > 5 else ''}), " \
+               "their .crate files, its index file and its owners"
+    dependents = crates.dependents_of(crate) if force else []
+    if dependents:
+        what += f" (the builds of {', '.join(f'`{d}`' for d in dependents)}, which depend on it, will break)"
+    return what
+
+
+def _confirm(what: str) -> None:
+    """Ask on the terminal; without one (a script, a pipe) refuse rather than guess."""
+    if not sys.stdin.isatty():
+        raise click.ClickException(f"this would delete {what}, and nothing can bring it back; there is no terminal "
+                                   "to confirm on, so pass --yes to delete without asking")
+    click.confirm(f"Delete {what}? This cannot be undone", abort=True, err=True)
 
 
 @crate_group.command("transfer")

@@ -9,11 +9,11 @@ import click
 
 from ..app import create_app
 from ..config import Settings, load_config, sqlite_url_relative_to
-from ..db import connection, database_description, open_database
+from ..db import check_reachable, connection, database_description, open_database, prepare_files
 from ..errors import ConfigError
 from ..migrations import latest_version, pending, read_version
 from ..registry import registry
-from ..services.copying import copy_registry, count_work, is_same_database
+from ..services.copying import check_destination, copy_registry, count_work, destination_index, index_note
 from .context import cli_context
 
 
@@ -28,6 +28,8 @@ def db_status():
     settings = cli_context().load_settings()
     try:
         database = open_database(settings.database.url, 1)
+        check_reachable(database, settings.database.url)
+        prepare_files(database)
         with database.connection_context():
             version = read_version(database)
     except ConfigError as exc:
@@ -62,25 +64,30 @@ def db_upgrade():
 def db_copy(to_url, to_config, to_storage_type, storage_options):
     """Copy every row and crate file to another database and storage, verifying every checksum.
 
-    Safe to re-run: what is already there is checked and kept. Stop the registry (or make it read-only)
-    while copying, then point its config at the destination.
+    The source is only read. The destination keeps the source's storage unless told otherwise, and gets
+    the sparse index only, unless --to-config names an [index] of its own, which the copy then rebuilds.
+    Safe to re-run: what is already there is checked and kept.
     """
     if not to_url and not to_config:
         raise click.UsageError("name the destination with --to URL or --to-config FILE")
     state = cli_context()
     source = state.get_app()
-    dest_settings = _destination_settings(registry(source).settings, to_url, to_config, to_storage_type,
-                                          storage_options)
+    source_settings = registry(source).settings
+    dest_settings = _destination_settings(source_settings, to_url, to_config, to_storage_type, storage_options)
     try:
+        check_destination(source_settings, dest_settings)
         dest = create_app(dest_settings, pm=state.plugin_manager(), serving=False)
     except ConfigError as exc:
         raise click.ClickException(f"destination: {exc}") from exc
-    if is_same_database(source, dest):
-        raise click.ClickException("the destination database is the source database; name another one with --to")
-    with click.progressbar(length=count_work(source), label="Copying registry", file=sys.stderr) as bar:
-        report = copy_registry(source, dest, progress=bar.update)
-    registry(dest).index.close()
+    try:
+        with click.progressbar(length=count_work(source), label="Copying registry", file=sys.stderr) as bar:
+            report = copy_registry(source, dest, progress=bar.update)
+    finally:
+        registry(dest).index.close()
     click.echo(report.summary())
+    note = index_note(source_settings, dest_settings)
+    if note:
+        click.echo(note)
     if report.problems:
         sys.exit(1)
 
@@ -88,8 +95,10 @@ def db_copy(to_url, to_config, to_storage_type, storage_options):
 def _destination_settings(source: Settings, to_url, to_config, storage_type, storage_options) -> Settings:
     try:
         settings = load_config(to_config) if to_config else source
+        # Only a destination config's own [index] is the destination's: the source's is never shared.
+        index = destination_index(source, settings.index if to_config else None)
     except ConfigError as exc:
-        raise click.ClickException(f"{to_config}: {exc}") from exc
+        raise click.ClickException(f"{to_config or 'destination'}: {exc}") from exc
     database = dataclasses.asdict(settings.database)
     if to_url:
         database["url"] = sqlite_url_relative_to(to_url, Path.cwd())
@@ -100,7 +109,7 @@ def _destination_settings(source: Settings, to_url, to_config, storage_type, sto
             raise click.UsageError(f"--to-storage {option!r}: write KEY=VALUE")
         storage[key.strip()] = _toml_scalar(value.strip())
     try:
-        return settings.derive(database=database, storage=storage)
+        return settings.derive(database=database, storage=storage, index=index)
     except ConfigError as exc:
         raise click.ClickException(f"destination: {exc}") from exc
 

@@ -1,12 +1,16 @@
 """``alexandrie serve``, ``init`` and ``plugins``: running the registry and seeing what it is made of."""
 
+import dataclasses
 import logging
 
 import click
 from flask import current_app
 
+from ..config import bind_address_problem
+from ..errors import ConfigError
 from ..plugins import describe_plugins
 from ..registry import registry
+from ..web.serving import listen_on
 from ..web.serving import serve as serve_forever
 from .context import cli_context, in_app
 
@@ -15,21 +19,49 @@ log = logging.getLogger("alexandrie")
 
 @click.command()
 @click.option("--bind", metavar="HOST:PORT", help="Address to listen on (default: [general] bind_address).")
-@click.option("--threads", type=int, help="Worker threads (default: [general] threads).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: [general] threads).")
 def serve(bind, threads):
     """Serve the registry with waitress."""
-    app = cli_context().get_app(serving=True)
-    state = registry(app)
-    general = state.settings.general
-    bind = bind or general.bind_address
+    state = cli_context()
+    if bind:
+        _bind_instead(state, bind)
+    sockets = _listen(state.load_settings().general.bind_address, "--bind" if bind else "[general] bind_address")
+    try:
+        app = state.get_app(serving=True)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    general = registry(app).settings.general
     threads = threads or general.threads
-    for plugin in describe_plugins(state.pm):
+    for plugin in describe_plugins(registry(app).pm):
         log.info("plugin %s (%s %s)", plugin["name"], plugin["distribution"], plugin["version"])
     log.info("serving %s on http://%s with %d threads; cargo index: sparse+%s/index/",
-             general.registry_name, bind, threads, general.public_url)
+             general.registry_name, general.bind_address, threads, general.public_url)
     log.info("at most %d connections, %d per client address; %d s to send a request's headers",
              general.connection_limit, general.max_connections_per_client, general.header_timeout)
-    serve_forever(app, listen=bind, threads=threads, ident="alexandrie", clear_untrusted_proxy_headers=True)
+    serve_forever(app, sockets=sockets, threads=threads, ident="alexandrie", clear_untrusted_proxy_headers=True)
+
+
+def _bind_instead(state, bind: str) -> None:
+    """``--bind`` stands for ``[general] bind_address``, so a ``public_url`` derived from it follows it too."""
+    problem = bind_address_problem(bind)
+    if problem:
+        raise click.ClickException(f"--bind {bind} {problem}")
+    settings = state.load_settings()
+    general = settings.general
+    follows = general.public_url == f"http://{general.bind_address}"
+    general = dataclasses.replace(general, bind_address=bind,
+                                  public_url=f"http://{bind}" if follows else general.public_url)
+    state.settings = dataclasses.replace(settings, general=general)
+
+
+def _listen(address: str, setting: str) -> list:
+    """Take the port first: when it is in use, the start-up stops before it creates anything."""
+    try:
+        return listen_on(address, setting)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command()

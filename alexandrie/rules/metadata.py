@@ -81,37 +81,35 @@ def read_metadata(meta, limits: CrateLimitSettings) -> NewVersion:
 
 
 def is_category(slug: str) -> bool:
-    """Whether ``slug`` can be a category: others are warned about at publish and listed nowhere."""
+    """Whether ``slug`` can name a category (lowercase, URL-safe, ``parent::child``); which categories exist
+    is the registry's list (``services/categories.py``)."""
     return len(slug) <= MAX_CATEGORY_LENGTH and CATEGORY.fullmatch(slug) is not None
 
 
-def policy_problems(new: NewVersion, limits: CrateLimitSettings) -> list[str]:
-    """What this version holds beyond the publish policy; each problem names the ``[limits]`` setting.
+def policy_problems(new: NewVersion, limits: CrateLimitSettings, *, crate_exists: bool = True) -> list[str]:
+    """What this version holds beyond the publish policy; each problem names the ``[limits]`` setting and,
+    for a crate that exists (overrides need one), the command an administrator raises it for this crate with.
 
     The limits are this crate's: the configured ones with an administrator's overrides applied.
     """
-    problems = [_over(new.name, "features", len(new.features), limits, "max_features"),
-                _over(new.name, "dependencies", len(new.deps), limits, "max_dependencies"),
-                _over(new.name, "keywords", len(new.keywords), limits, "max_keywords"),
-                _over(new.name, "categories", len(new.categories), limits, "max_categories"),
-                _over(new.name, "description characters", len(new.description or ""), limits, "max_description"),
-                _over(new.name, "README bytes", len((new.readme or "").encode()), limits, "max_readme")]
+    counts = [(f"the crate has {len(new.features)} features", len(new.features), "max_features"),
+              (f"the crate has {len(new.deps)} dependencies", len(new.deps), "max_dependencies"),
+              (f"the crate has {len(new.keywords)} keywords", len(new.keywords), "max_keywords"),
+              (f"the crate has {len(new.categories)} categories", len(new.categories), "max_categories")]
+    description, readme = len(new.description or ""), len((new.readme or "").encode())
+    counts += [(f"the description is {description} characters long", description, "max_description"),
+               (f"the README is {readme} bytes", readme, "max_readme")]
     longest = max(_text_fields(new), key=lambda pair: len(pair[1]), default=("", ""))
-    if len(longest[1]) > limits.max_field_length:
-        problems.append(f"{longest[0]} is {len(longest[1])} characters long; this registry allows "
-                        f"{limits.max_field_length} ([limits] max_field_length){_raise_hint(new.name)}")
-    return [problem for problem in problems if problem]
+    counts.append((f"{longest[0]} is {len(longest[1])} characters long", len(longest[1]), "max_field_length"))
+    return [_over_policy(what, setting, count, limits, new.name if crate_exists else None)
+            for what, count, setting in counts if count > getattr(limits, setting)]
 
 
-def _over(crate: str, what: str, count: int, limits: CrateLimitSettings, setting: str) -> str | None:
-    allowed = getattr(limits, setting)
-    if count <= allowed:
-        return None
-    return f"the crate has {count} {what}; this registry allows {allowed} ([limits] {setting}){_raise_hint(crate)}"
-
-
-def _raise_hint(crate: str) -> str:
-    return f"; shorten it, or ask an administrator to raise the limit for `{crate}`"
+def _over_policy(what: str, setting: str, count: int, limits: CrateLimitSettings, crate: str | None) -> str:
+    advice = (f"raise it for this crate (`alexandrie crate limits {crate} {setting}={count}`)" if crate
+              else f"raise `{setting}` under [limits] in alexandrie.toml")
+    return (f"{what}; this registry allows {getattr(limits, setting)} ([limits] {setting}): shorten it, "
+            f"or ask an administrator to {advice}")
 
 
 def _text_fields(new: NewVersion):
@@ -119,14 +117,14 @@ def _text_fields(new: NewVersion):
     for key in ("documentation", "homepage", "repository", "license", "license_file", "readme_file", "links"):
         yield f"`{key}`", getattr(new, key) or ""
     for author in new.authors:
-        yield "an entry of `authors`", author
+        yield f"author `{author[:40]}`", author
     for dep in new.deps:
         for key in ("req", "target", "registry"):
             yield f"`{key}` of dependency `{dep['name']}`", dep.get(key) or ""
     for feature, enables in new.features.items():
-        yield "a feature name", feature
+        yield f"feature name `{feature[:40]}`", feature
         for entry in enables:
-            yield f"an entry of feature `{feature}`", entry
+            yield f"entry `{entry[:40]}` of feature `{feature[:40]}`", entry
 
 
 def _string(meta: dict, key: str, required=False) -> str | None:
@@ -190,7 +188,8 @@ def _features(meta: dict, limit: int) -> dict[str, list[str]]:
     _refuse_oversized("`features`", len(value), limit)
     for feature, enables in value.items():
         if not FEATURE.fullmatch(feature):
-            raise BadRequest(f"feature name `{feature[:100]}` is invalid")
+            raise BadRequest(f"feature name `{feature[:100]}` is invalid: use ASCII letters, digits, `_`, `-`, `+` "
+                             "or `.`, starting with a letter, a digit or `_`")
         if not isinstance(enables, list) or not all(isinstance(e, str) for e in enables):
             raise BadRequest(f"feature `{feature}` must list what it enables as strings")
         _refuse_oversized(f"feature `{feature}`", len(enables), limit)
@@ -215,42 +214,43 @@ def _rust_version(meta: dict) -> str | None:
 def index_dependency(dep, position: int, limit: int) -> dict:
     """A publish dependency in index form: renamed deps swap ``name`` and ``package``."""
     if not isinstance(dep, dict):
-        raise BadRequest(f"dependency #{position + 1} must be an object")
-    real = _dep_string(dep, "name", position, required=True)
-    explicit = _dep_string(dep, "explicit_name_in_toml", position)
-    req = _dep_string(dep, "version_req", position, required=True)
+        raise BadRequest(f"dependency #{position + 1} of `deps` must be an object, not {_json_type(dep)}")
+    real = _dep_string(dep, "name", f"dependency #{position + 1}", required=True)
+    which = f"dependency `{real[:80]}`"
+    explicit = _dep_string(dep, "explicit_name_in_toml", which)
+    req = _dep_string(dep, "version_req", which, required=True)
     for dep_name in filter(None, (real, explicit)):
         if not DEP_NAME.fullmatch(dep_name) or len(dep_name) > MAX_NAME_LENGTH:
-            raise BadRequest(f"dependency name `{dep_name[:80]}` is invalid")
+            raise BadRequest(f"dependency name `{dep_name[:80]}` is invalid: use at most {MAX_NAME_LENGTH} ASCII "
+                             "letters, digits, `-` or `_`")
     if not REQ.fullmatch(req):
-        raise BadRequest(f"dependency `{real}` has an invalid version requirement `{req[:80]}`")
+        raise BadRequest(f"{which} has an invalid version requirement `{req[:80]}`; write it like `^1.2`")
     if any(k in dep for k in ("artifact", "bindep_target", "lib")):
-        raise BadRequest(f"dependency `{real}` is an artifact dependency (-Zbindeps), which this registry does "
-                         "not support")
+        raise BadRequest(f"{which} is an artifact dependency (-Zbindeps), which this registry does not support")
     kind = dep.get("kind") or "normal"
     if kind not in DEP_KINDS:
-        raise BadRequest(f"dependency `{real}` has kind `{kind}`; expected one of {', '.join(DEP_KINDS)}")
+        raise BadRequest(f"{which} has kind `{str(kind)[:40]}`; expected one of {', '.join(DEP_KINDS)}")
     return {
         "name": explicit or real,
         "req": req,
         "features": _dep_features(dep, real, limit),
         "optional": _dep_bool(dep, "optional", False, real),
         "default_features": _dep_bool(dep, "default_features", True, real),
-        "target": _dep_string(dep, "target", position),
+        "target": _dep_string(dep, "target", which),
         "kind": kind,
-        "registry": _dep_string(dep, "registry", position),
+        "registry": _dep_string(dep, "registry", which),
         "package": real if explicit else None,
     }
 
 
-def _dep_string(dep: dict, key: str, position: int, required=False) -> str | None:
+def _dep_string(dep: dict, key: str, which: str, required=False) -> str | None:
     value = dep.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"dependency #{position + 1}: `{key}` must be a non-empty string")
+        raise BadRequest(f"{which}: `{key}` must be a non-empty string")
     if "\0" in value:
-        raise BadRequest(f"dependency #{position + 1}: `{key}` contains a NUL character")
+        raise BadRequest(f"{which}: `{key}` contains a NUL character; remove it from Cargo.toml")
     return value
 
 

@@ -57,9 +57,14 @@ def _scan(data: bytes, prefix: str, max_unpacked: int, wanted: set[str], paths: 
             _check_how_it_is_named(member, archive.pax_headers)
             paths.add(member)
             unpacked += member.size
-            if unpacked > max_unpacked or count > MAX_ENTRIES:
-                raise BadRequest(f"the .crate file unpacks to more than {max_unpacked} bytes "
-                                 f"or {MAX_ENTRIES} entries; the registry refuses it")
+            if unpacked > max_unpacked:
+                raise BadRequest(f"the .crate file unpacks to more than {max_unpacked} bytes, the limit of "
+                                 f"[general] max_unpacked_size (reached at `{member.name[:200]}`); leave large "
+                                 "files out of the package (`exclude` in Cargo.toml) or ask an administrator to "
+                                 "raise the limit")
+            if count > MAX_ENTRIES:
+                raise BadRequest(f"the .crate file has more than {MAX_ENTRIES} entries, the most this registry "
+                                 "unpacks (a fixed limit); leave files out of the package (`exclude` in Cargo.toml)")
             relative = member.name[len(prefix):]
             if member.isfile() and relative in wanted:
                 captured[relative] = _read_member(archive, member, relative)
@@ -82,8 +87,8 @@ class _CheckedTarInfo(tarfile.TarInfo):
     def _proc_member(self, archive):
         limit = EXTENDED_HEADER_LIMITS.get(self.type)
         if limit is not None and self.size > limit:
-            raise BadRequest(f"the .crate file has a {self.size}-byte extended tar header; the limit is {limit}. "
-                             "Upload the file `cargo package` builds")
+            raise BadRequest(f"the .crate file has a {self.size}-byte extended tar header (pax or GNU long name); "
+                             f"the limit is {limit} bytes (a fixed limit): upload the file `cargo package` builds")
         return super()._proc_member(archive)
 
 
@@ -92,7 +97,8 @@ def _drain_to_checksum(stream: gzip.GzipFile, allowance: int) -> None:
     while chunk := stream.read(64 * 1024):
         allowance -= len(chunk)
         if allowance < 0:
-            raise BadRequest("the .crate file has more data after the end of its tar archive than it may unpack to")
+            raise BadRequest("the .crate file has more data after the end of its tar archive than it may unpack to "
+                             "([general] max_unpacked_size); upload the file `cargo package` builds")
 
 
 def _check_member(member: tarfile.TarInfo, prefix: str) -> None:
@@ -193,7 +199,8 @@ def _file_and_folder(path: str) -> str:
 def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo, relative: str) -> bytes:
     limit = MAX_MANIFEST_SIZE if relative == "Cargo.toml" else MAX_EXTRA_FILE_SIZE
     if member.size > limit:
-        raise BadRequest(f"`{relative}` in the .crate file is larger than {limit} bytes")
+        raise BadRequest(f"`{relative}` in the .crate file is {member.size} bytes; the registry reads at most "
+                         f"{limit} bytes of it (a fixed limit): make it smaller")
     return archive.extractfile(member).read()
 
 

@@ -22,7 +22,9 @@ def parse_upload(body: bytes, max_metadata: int) -> tuple[object, bytes]:
     """Split the frame into the metadata (parsed JSON) and the ``.crate`` bytes."""
     json_length = _read_length(body, 0, "metadata")
     if json_length > max_metadata:
-        raise PayloadTooLarge(f"the publish metadata is {json_length} bytes; the limit is {max_metadata}")
+        raise PayloadTooLarge(f"the publish metadata is {json_length} bytes, over this registry's limit of "
+                              f"{max_metadata} ([general] max_metadata_size); it holds the README, so shorten that "
+                              "or ask an administrator to raise the limit")
     _require_bytes(body, 4, json_length, "metadata")
     try:
         metadata = json.loads(body[4:4 + json_length].decode("utf-8"))

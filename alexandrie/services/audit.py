@@ -28,6 +28,12 @@ def as_dict(row: AuditEvent) -> dict:
             "version": row.version, "details": row.details}
 
 
+def known_actions() -> list[str]:
+    """Every action the log can hold: the core's events, and any a plugin has written to it."""
+    written = {row.action for row in AuditEvent.select(AuditEvent.action).distinct()}
+    return sorted(set(ACTIONS) | written)
+
+
 def events(action: str | None = None, actor: str | None = None, crate: str | None = None,
            newest_first: bool = False):
     query = AuditEvent.select()

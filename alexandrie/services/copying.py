@@ -3,23 +3,34 @@
 Rows keep their ids, so links between tables survive. Rows already in the destination are
 left alone and compared with the source, files already there are checked against their
 checksum, so an interrupted copy is finished by running it again.
+
+The source is only read. The destination is a registry of its own, started from its own
+settings: it never shares the source's database or index (an index backend such as the git
+index keeps files of its own, which its start-up repair would rewrite from the destination's
+still-empty database). It may share the source's storage, whose files are then checked, not written.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import peewee
 from flask import Flask
 
+from ..config import Settings
+from ..db import connection
+from ..errors import ConfigError
 from ..migrations import VERSION_KEY
 from ..models import Crate, Setting, Version
 from ..registry import registry
+from .index_files import rebuild_all
 
 BATCH = 500
+SPARSE_INDEX = {"type": "sparse"}
+SPARSE_NAMES = ("sparse", "none")  # the built-in index type: served from the database rows, nothing else to share
 
 
 @dataclass
@@ -28,6 +39,8 @@ class CopyReport:
     rows_updated: int = 0
     files_copied: int = 0
     files_present: int = 0
+    shared_storage: bool = False
+    index_rebuilt: int | None = None  # crates written to the destination's own index backend
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -35,9 +48,49 @@ class CopyReport:
         text = (f"copied {rows} rows in {len(self.rows)} tables ({self.rows_updated} already there updated to "
                 f"match the source); crate files: {self.files_copied} copied, "
                 f"{self.files_present} already there, all checksums verified")
+        if self.shared_storage:
+            text += "\nthe destination uses the source's [storage]: its files were checked, none written"
+        if self.index_rebuilt is not None:
+            text += f"\nrebuilt the destination's own [index] from the copied rows ({self.index_rebuilt} crates)"
         if self.problems:
             text += f"\n{len(self.problems)} problems:\n" + "\n".join(f"  {p}" for p in self.problems)
         return text
+
+
+def destination_index(source: Settings, dest_index: Mapping | None) -> dict:
+    """The destination's ``[index]``: the one its own config names (``--to-config``), else the sparse index only.
+
+    Never the source's own index: the destination's start-up (the git index's repair) and its rebuild
+    would write to it. Refused with the fix when a destination config names the source's index."""
+    if dest_index is None or _only_sparse(dest_index):
+        return dict(SPARSE_INDEX)
+    same_path = dest_index.get("path") and dest_index.get("path") == source.index.get("path")
+    if same_path or dict(dest_index) == dict(source.index):
+        where = f' path = "{dest_index["path"]}"' if same_path else ""
+        raise ConfigError(f'the destination\'s [index] (type = "{dest_index.get("type")}"{where}) is the source\'s '
+                          "index, which the copy must not write; give the destination config its own [index] "
+                          'path, or type = "sparse" and run `alexandrie index rebuild` after switching')
+    return dict(dest_index)
+
+
+def check_destination(source: Settings, dest: Settings) -> None:
+    """Refuse a destination that is the source, before it is opened."""
+    if source.database.url == dest.database.url:
+        raise ConfigError("the destination database is the source database; name another one with --to")
+
+
+def index_note(source: Settings, dest: Settings) -> str | None:
+    """What became of the source's index backend, when it has one the destination does not."""
+    if _only_sparse(source.index) or not _only_sparse(dest.index):
+        return None
+    return (f'index: the source\'s [index] (type = "{source.index.get("type")}") was left untouched; the destination '
+            "serves the sparse index from the copied rows. Give the new config its own [index] path and run "
+            "`alexandrie index rebuild` with it before switching (or name that [index] in --to-config, and the "
+            "copy rebuilds it)")
+
+
+def _only_sparse(index: Mapping) -> bool:
+    return index.get("type") in SPARSE_NAMES
 
 
 def registry_models(app: Flask) -> list[type[peewee.Model]]:
@@ -64,6 +117,10 @@ def copy_registry(source: Flask, dest: Flask, progress: Callable[[int], None] = 
     finally:
         src_db.close()
         dst_db.close()
+    report.shared_storage = dict(registry(source).settings.storage) == dict(registry(dest).settings.storage)
+    if not _only_sparse(registry(dest).settings.index):
+        with dest.app_context(), connection():
+            report.index_rebuilt = rebuild_all()
     return report
 
 
@@ -193,8 +250,3 @@ def _has_good_copy(storage, name: str, version: str, cksum: str) -> bool:
         return hashlib.sha256(storage.read_crate(name, version)).hexdigest() == cksum
     except FileNotFoundError:
         return False
-
-
-def is_same_database(source: Flask, dest: Flask) -> bool:
-    src, dst = (registry(app).settings.database.url for app in (source, dest))
-    return src == dst

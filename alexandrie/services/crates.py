@@ -24,12 +24,14 @@ from ..events import (
 from ..models import (
     Crate,
     CrateCategory,
+    CrateGroupOwner,
     CrateKeyword,
     CrateOwner,
     CrateReader,
     CrateRestriction,
     Dependency,
     User,
+    UserGroup,
     Version,
     VersionDownload,
     login_key,
@@ -63,8 +65,24 @@ def find_version(crate: Crate, num: str) -> Version:
     return version
 
 
+# How cargo names a group owner (``cargo owner --add group:NAME``), as crates.io names teams ``github:org:team``.
+GROUP_OWNER_PREFIX = "group:"
+
+
+def version_nums(crate: Crate) -> list[str]:
+    """The crate's version numbers, in publishing order."""
+    return [v.num for v in Version.select(Version.num).where(Version.crate == crate).order_by(Version.id)]
+
+
 def owners_of(crate: Crate) -> list[User]:
+    """The user owners, who may also change the owners."""
     return list(User.select().join(CrateOwner).where(CrateOwner.crate == crate).order_by(CrateOwner.id))
+
+
+def group_owners_of(crate: Crate) -> list[UserGroup]:
+    """The groups owning the crate, whose members may publish and yank it."""
+    return list(UserGroup.select().join(CrateGroupOwner).where(CrateGroupOwner.crate == crate)
+                .order_by(CrateGroupOwner.id))
 
 
 # --- Owners' changes ---------------------------------------------------------------------------------------
@@ -84,11 +102,30 @@ def set_yanked(identity: Identity, name: str, num: str, yanked: bool) -> None:
         current.record(event(actor=identity.login, crate=crate.name, version=num))
 
 
-def _users_named(logins: list[str]) -> list[User]:
-    if not isinstance(logins, list) or not logins or not all(isinstance(x, str) for x in logins):
-        raise BadRequest('send the owners as {"users": ["login", ...]}')
-    if any("\x00" in login for login in logins):
+def _split_owner_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """(user logins, group names) from what cargo sends: ``login`` or ``group:NAME``."""
+    if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
+        raise BadRequest('send the owners as {"users": ["login", "group:NAME", ...]}')
+    if any("\x00" in name for name in names):
         raise BadRequest("a login cannot contain a NUL character")
+    groups = [name.removeprefix(GROUP_OWNER_PREFIX) for name in names if name.startswith(GROUP_OWNER_PREFIX)]
+    if not all(groups):
+        raise BadRequest(f"name the group after `{GROUP_OWNER_PREFIX}`, as in `cargo owner --add group:NAME CRATE`")
+    return [name for name in names if not name.startswith(GROUP_OWNER_PREFIX)], groups
+
+
+def _groups_named(names: list[str]) -> list[UserGroup]:
+    groups = {g.name: g for g in UserGroup.select().where(UserGroup.name.in_(names))} if names else {}
+    unknown = [name for name in names if name not in groups]
+    if unknown:
+        raise BadRequest(f"no group named {', '.join(f'`{x}`' for x in unknown)} on this registry; an administrator "
+                         f"creates one with `alexandrie group add {unknown[0]} LOGIN...`")
+    return list({name: groups[name] for name in names}.values())
+
+
+def _users_named(logins: list[str]) -> list[User]:
+    if not logins:
+        return []
     users = {u.login_key: u for u in User.select().where(User.login_key.in_([login_key(x) for x in logins]))}
     unknown = [login for login in logins if login_key(login) not in users]
     if unknown:
@@ -109,50 +146,67 @@ def _refuse_owners_who_cannot_act(users: list[User]) -> None:
                          "read-only; an administrator can enable it or lift read-only first")
 
 
-def add_owners(identity: Identity, name: str, logins: list[str]) -> str:
+def add_owners(identity: Identity, name: str, names: list[str]) -> str:
+    """Add users (``login``) and groups (``group:NAME``) as owners; only a user owner may."""
     with change() as current:
         crate = find_crate(name, lock=True)
         require_permission(identity, CHANGE_OWNERS, crate)
+        logins, group_names = _split_owner_names(names)
         present = {u.id for u in owners_of(crate)}
         added = [u for u in _users_named(logins) if u.id not in present]
         _refuse_owners_who_cannot_act(added)
+        present_groups = {g.id for g in group_owners_of(crate)}
+        added_groups = [g for g in _groups_named(group_names) if g.id not in present_groups]
         for user in added:
             CrateOwner.create(crate=crate, user=user)
-        if added:
+        for group in added_groups:
+            CrateGroupOwner.create(crate=crate, group=group)
+        if added or added_groups:
             current.record(OwnersChangedEvent(actor=identity.login, crate=crate.name,
-                                              added=tuple(u.login for u in added)))
-    who = ", ".join(f"`{u}`" for u in logins)
-    return f"{who} {'is' if len(logins) == 1 else 'are'} now an owner of crate `{crate.name}`"
+                                              added=tuple(u.login for u in added),
+                                              added_groups=tuple(g.name for g in added_groups)))
+    who = ", ".join(f"`{u}`" for u in names)
+    return f"{who} {'is' if len(names) == 1 else 'are'} now an owner of crate `{crate.name}`"
 
 
-def remove_owners(identity: Identity, name: str, logins: list[str]) -> str:
+def remove_owners(identity: Identity, name: str, names: list[str]) -> str:
+    """Remove owners. A crate keeps at least one user owner who can act, even while groups own it: only user
+    owners may change the owners, so a crate left to groups alone could never gain or lose an owner again."""
     with change() as current:
         crate = find_crate(name, lock=True)
         require_permission(identity, CHANGE_OWNERS, crate)
+        logins, group_names = _split_owner_names(names)
         leaving = {u.id for u in _users_named(logins)}
+        leaving_groups = {g.id for g in _groups_named(group_names)}
         owners = owners_of(crate)
         if not any(can_act(u) for u in owners if u.id not in leaving):
-            raise BadRequest(f"crate `{crate.name}` must keep at least one owner who can publish (an enabled "
-                             "account that is not read-only); add the new owner first")
+            raise BadRequest(f"crate `{crate.name}` must keep at least one owner who can publish and is a user (an "
+                             "enabled account that is not read-only; groups do not count, since only user owners "
+                             "may change the owners); add the new owner first")
         removed = [u for u in owners if u.id in leaving]
+        removed_groups = [g for g in group_owners_of(crate) if g.id in leaving_groups]
         CrateOwner.delete().where((CrateOwner.crate == crate) & CrateOwner.user.in_(list(leaving))).execute()
-        if removed:
+        CrateGroupOwner.delete().where((CrateGroupOwner.crate == crate)
+                                       & CrateGroupOwner.group.in_(list(leaving_groups))).execute()
+        if removed or removed_groups:
             current.record(OwnersChangedEvent(actor=identity.login, crate=crate.name,
-                                              removed=tuple(u.login for u in removed)))
-    return f"removed {', '.join(f'`{u}`' for u in logins)} from the owners of crate `{crate.name}`"
+                                              removed=tuple(u.login for u in removed),
+                                              removed_groups=tuple(g.name for g in removed_groups)))
+    return f"removed {', '.join(f'`{u}`' for u in names)} from the owners of crate `{crate.name}`"
 
 
 # --- Administrators' changes ------------------------------------------------------------------------------
 
 
 def transfer_ownership(crate_name: str, to_login: str, actor: str | None) -> list[str]:
-    """Make ``to_login`` the only owner; returns the previous owners."""
+    """Make ``to_login`` the only owner, groups removed too; returns the previous owners (groups as ``group:NAME``)."""
     with change() as current:
         target = find_user(to_login)
         _refuse_owners_who_cannot_act([target])
         crate = find_crate(crate_name, lock=True)
-        previous = [u.login for u in owners_of(crate)]
+        previous = [u.login for u in owners_of(crate)] + [GROUP_OWNER_PREFIX + g.name for g in group_owners_of(crate)]
         CrateOwner.delete().where(CrateOwner.crate == crate).execute()
+        CrateGroupOwner.delete().where(CrateGroupOwner.crate == crate).execute()
         CrateOwner.create(crate=crate, user=target)
         current.record(CrateTransferredEvent(actor=actor, crate=crate.name, previous_owners=tuple(previous),
                                              owner=to_login))
@@ -189,8 +243,7 @@ def _shared_index_message(crate: Crate, restricted: bool) -> str:
     tell a restriction from a deletion, nor an opened crate from one published in one go."""
     if restricted:
         return f"Delete {crate.name}"
-    nums = [v.num for v in Version.select(Version.num).where(Version.crate == crate).order_by(Version.id)]
-    return f"Publish {crate.name} {', '.join(nums)}"
+    return f"Publish {crate.name} {', '.join(version_nums(crate))}"
 
 
 def _reader(name: str) -> dict:
@@ -258,7 +311,7 @@ def delete_crate(crate_name: str, actor: str | None, force: bool = False) -> lis
         versions = list(Version.select(Version.id, Version.num).where(Version.crate == crate))
         _delete_versions([v.id for v in versions])
         remove_crate(crate, f"Delete {crate.name}")
-        for model in (CrateOwner, CrateKeyword, CrateCategory, CrateRestriction, CrateReader):
+        for model in (CrateOwner, CrateGroupOwner, CrateKeyword, CrateCategory, CrateRestriction, CrateReader):
             model.delete().where(model.crate == crate).execute()
         Crate.delete().where(Crate.id == crate.id).execute()
         nums = [v.num for v in versions]

@@ -1,8 +1,9 @@
-"""User groups, used to give several people read access to restricted crates at once."""
+"""User groups, used to give several people read access to restricted crates at once, and to own crates
+as a team (services/permissions.py: members publish and yank; a member who leaves can no longer)."""
 
 from ..errors import NotFound
 from ..events import GroupMembersChangedEvent
-from ..models import UserGroup, UserGroupMember
+from ..models import Crate, CrateGroupOwner, UserGroup, UserGroupMember
 from .changes import change
 from .users import find_user
 
@@ -23,7 +24,8 @@ def add_members(name: str, logins, actor: str | None = None) -> UserGroup:
             if not UserGroupMember.select().where((UserGroupMember.group == group)
                                                   & (UserGroupMember.user == user)).exists():
                 UserGroupMember.create(group=group, user=user)
-        current.record(GroupMembersChangedEvent(actor=actor, group=name, added=tuple(logins)))
+        current.record(GroupMembersChangedEvent(actor=actor, group=name, added=tuple(logins),
+                                                owned_crates=crates_owned_by(group)))
     return group
 
 
@@ -32,4 +34,12 @@ def remove_members(name: str, logins, actor: str | None = None) -> None:
         group = find_group(name)
         users = [find_user(login) for login in logins]
         UserGroupMember.delete().where((UserGroupMember.group == group) & UserGroupMember.user.in_(users)).execute()
-        current.record(GroupMembersChangedEvent(actor=actor, group=name, removed=tuple(logins)))
+        current.record(GroupMembersChangedEvent(actor=actor, group=name, removed=tuple(logins),
+                                                owned_crates=crates_owned_by(group)))
+
+
+def crates_owned_by(group: UserGroup) -> tuple[str, ...]:
+    """The crates ``group`` owns: who may publish them changes with its members."""
+    rows = (Crate.select(Crate.name).join(CrateGroupOwner).where(CrateGroupOwner.group == group)
+            .order_by(Crate.name))
+    return tuple(row.name for row in rows)

@@ -25,6 +25,7 @@ from ..rules.metadata import NewVersion
 from ..rules.names import canonical_name, index_path, name_problem
 from ..rules.tarball import inspect_crate
 from ..rules.versions import version_problem, without_build
+from .importing import record_import
 from .publishing import store_versions
 
 NON_CRATE_FILES = {"config.json"}
@@ -35,6 +36,7 @@ class IndexImportReport:
     imported: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (what, why): mismatches, missing files
+    versions: dict[str, list[str]] = field(default_factory=dict)  # crate -> versions imported, for the audit log
 
     def summary(self) -> str:
         lines = [f"imported {len(self.imported)} versions, already present {len(self.skipped)}, "
@@ -48,12 +50,16 @@ def import_index(files: list[tuple[str, bytes]], crates_dir, *, owner: User | No
     """Import every crate file of the index; one bad line or file is reported and does not stop the rest."""
     report = IndexImportReport()
     crate_files = find_crate_files(Path(crates_dir))
-    for path, content in files:
-        try:
-            _import_crate(path, content, crate_files, owner, actor, report)
-        except (AlexandrieError, OSError, ValueError) as exc:
-            report.failed.append((path, getattr(exc, "detail", None) or str(exc)))
-        progress(path)
+    try:
+        for path, content in files:
+            try:
+                _import_crate(path, content, crate_files, owner, actor, report)
+            except (AlexandrieError, OSError, ValueError) as exc:
+                report.failed.append((path, getattr(exc, "detail", None) or str(exc)))
+            progress(path)
+    finally:
+        record_import("index", report.versions, skipped=len(report.skipped), failed=len(report.failed),
+                      owner=owner, actor=actor)
     return report
 
 
@@ -150,6 +156,7 @@ def _import_crate(path: str, content: bytes, crate_files: dict[str, Path], owner
     if pending:
         store_versions(pending, owner=owner, actor=actor)
         report.imported.extend(f"{new.name} {new.vers}" for new in pending)
+        report.versions.setdefault(pending[0].name, []).extend(new.vers for new in pending)
 
 
 def _parse_lines(path: str, content: bytes) -> list[dict]:

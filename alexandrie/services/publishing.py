@@ -1,9 +1,11 @@
 """The one write path for versions. ``cargo publish``, both imports and everything else that stores a
 version go through ``store_versions``: READMEs rendered before the transaction; the crate row locked,
-the rows, the files and the index written inside it; one ``PublishEvent`` per version, audited inside
-the transaction and told to plugins after the commit."""
+the rows, the files and the index written inside it; one ``PublishEvent`` per published version, audited
+inside the transaction and told to plugins after the commit. An import is audited once for its whole run
+(``ImportEvent``, services/importing.py), not once per version."""
 
 import hashlib
+import json
 import logging
 
 import peewee
@@ -14,9 +16,7 @@ from ..db import locked
 from ..errors import BadRequest, Conflict, PayloadTooLarge
 from ..events import PublishEvent
 from ..models import (
-    Category,
     Crate,
-    CrateCategory,
     CrateKeyword,
     CrateOwner,
     Dependency,
@@ -26,11 +26,12 @@ from ..models import (
     utcnow,
 )
 from ..registry import registry
-from ..rules.metadata import NewVersion, is_category, policy_problems, read_metadata
+from ..rules.metadata import NewVersion, policy_problems, read_metadata
 from ..rules.names import canonical_name, reserved_name_problem
 from ..rules.tarball import inspect_crate
 from ..rules.upload import parse_upload
 from ..rules.versions import without_build
+from .categories import link_categories, split_categories
 from .changes import change
 from .crate_limits import limits_for
 from .index_files import refresh_crate
@@ -47,7 +48,8 @@ def prepare(body: bytes, general: GeneralSettings) -> NewVersion:
     metadata, tarball = parse_upload(body, general.max_metadata_size)
     if len(tarball) > general.max_crate_size:
         raise PayloadTooLarge(f"the .crate file is {len(tarball)} bytes; this registry accepts crates up to "
-                              f"{general.max_crate_size} bytes ([general] max_crate_size)")
+                              f"{general.max_crate_size} bytes ([general] max_crate_size): leave large files out "
+                              "of the package (`exclude` in Cargo.toml) or ask an administrator to raise the limit")
     new = read_metadata(metadata, registry().settings.limits)
     new.tarball, new.cksum = tarball, hashlib.sha256(tarball).hexdigest()
     return new
@@ -59,11 +61,10 @@ def publish(identity: Identity, new: NewVersion) -> dict:
     precheck(identity, new)
     inspect_crate(new.tarball, new.name, new.vers, registry().settings.general.max_unpacked_size)
     _run_validators(identity, new)
-    warnings = {"invalid_categories": [c for c in new.categories if not is_category(c)],
-                "invalid_badges": [], "other": []}
-    new.categories = [c for c in new.categories if is_category(c)]
+    # As crates.io did: a category not on the registry's list is left out, and cargo prints the warning.
+    new.categories, unknown = split_categories(new.categories)
     store_versions([new], identity=identity)
-    return warnings
+    return {"invalid_categories": unknown, "invalid_badges": [], "other": []}
 
 
 def precheck(identity: Identity, new: NewVersion) -> None:
@@ -89,7 +90,8 @@ def store_versions(versions: list[NewVersion], *, identity: Identity | None = No
     """Store checked versions of one crate as one change; True when the crate is new.
 
     With ``identity`` this is a publish: permissions are asked and local dependencies must exist.
-    Without, an import by ``actor``, whose new crate is given to ``owner``.
+    Without, an import by ``actor``, whose new crate is given to ``owner``, and whose run records one
+    ``ImportEvent`` for all it stored.
     """
     readmes = [render_within_budget(new.readme, new.readme_file, new.repository) for new in versions]
     try:
@@ -118,7 +120,7 @@ def _store(versions: list[NewVersion], readmes: list, identity: Identity | None,
             _refuse_overgrown_index(crate, refresh_crate(crate, f"Publish {crate.name} {', '.join(stored)}"),
                                     len(versions))
             who = identity.login if identity else actor
-            for position, new in enumerate(versions):
+            for position, new in enumerate(versions if identity else ()):
                 current.record(PublishEvent(actor=who, crate=crate.name, version=new.vers, cksum=new.cksum,
                                             new_crate=is_new and position == 0))
     except BaseException:
@@ -161,7 +163,7 @@ def _check_publisher(identity: Identity, crate: Crate | None, name: str) -> None
 
 
 def _refuse_over_policy(crate: Crate | None, new: NewVersion) -> None:
-    problems = policy_problems(new, limits_for(crate))
+    problems = policy_problems(new, limits_for(crate), crate_exists=crate is not None)
     if problems:
         raise BadRequest("; ".join(problems))
 
@@ -172,16 +174,19 @@ def _refuse_overgrown_index(crate: Crate, content: str, added: int) -> None:
     lines = content.splitlines()
     if len(lines) > limits.max_versions:
         raise BadRequest(f"crate `{crate.name}` would have {len(lines)} versions; this registry stores at most "
-                         f"{limits.max_versions} per crate ([limits] max_versions)")
-    longest = max((len(line.encode()) for line in lines[-added:]), default=0)
-    if longest > limits.max_index_line:
-        raise PayloadTooLarge(f"the index entry of this version is {longest} bytes; this registry stores at most "
-                              f"{limits.max_index_line} ([limits] max_index_line): list fewer features or "
-                              "dependencies")
+                         f"{limits.max_versions} per crate ([limits] max_versions, a safety cap no crate is "
+                         "exempt from): ask an administrator to raise it in alexandrie.toml")
+    longest = max(lines[-added:], key=lambda line: len(line.encode()), default="")
+    if len(longest.encode()) > limits.max_index_line:
+        version = json.loads(longest)["vers"]
+        raise PayloadTooLarge(f"the index entry of `{crate.name}` {version} is {len(longest.encode())} bytes; this "
+                              f"registry stores at most {limits.max_index_line} ([limits] max_index_line): list "
+                              "fewer features or dependencies, or ask an administrator to raise it in alexandrie.toml")
     size = len(content.encode())
     if size > limits.max_index_file:
         raise PayloadTooLarge(f"the index file of `{crate.name}` would be {size} bytes; this registry stores at "
-                              f"most {limits.max_index_file} ([limits] max_index_file)")
+                              f"most {limits.max_index_file} ([limits] max_index_file) for all of a crate's "
+                              "versions together: ask an administrator to raise it in alexandrie.toml")
 
 
 def _insert_version(crate: Crate, new: NewVersion, readme_html: str | None, identity: Identity | None) -> None:
@@ -241,7 +246,5 @@ def _describe_crate(crate: Crate, latest: NewVersion) -> None:
     for word in dict.fromkeys(latest.keywords):
         keyword = Keyword.get_or_none(Keyword.name == word) or Keyword.create(name=word)
         CrateKeyword.create(crate=crate, keyword=keyword)
-    CrateCategory.delete().where(CrateCategory.crate == crate).execute()
-    for slug in dict.fromkeys(c for c in latest.categories if is_category(c)):  # an import keeps the rest
-        category = Category.get_or_none(Category.slug == slug) or Category.create(slug=slug, name=slug)
-        CrateCategory.create(crate=crate, category=category)
+    # An import keeps every category on the version, as the other registry accepted it; only listed ones link.
+    link_categories(crate, latest.categories)

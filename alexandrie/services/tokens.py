@@ -9,6 +9,7 @@ from ..auth import Identity
 from ..errors import Forbidden
 from ..events import TokenCreatedEvent, TokenRevokedEvent
 from ..models import ApiToken, User, utcnow
+from ..registry import registry
 from ..rules.tokens import check_scopes, iso_moment, pattern_matches, token_allows
 from .changes import change
 
@@ -59,6 +60,11 @@ def tokens_of(user: User) -> list[ApiToken]:
                 .order_by(ApiToken.revoked_at.is_null(False), ApiToken.created_at.desc(), ApiToken.id.desc()))
 
 
+def cargo_login_command() -> str:
+    """What a cargo user runs to store a new token for this registry, under its configured name."""
+    return f"`cargo login --registry {registry().settings.general.registry_name}`"
+
+
 def token_identity(raw_header: str | None) -> Identity | None:
     """Resolve an ``Authorization`` header holding an API token (raw, after ``Bearer``, or as a Basic password)."""
     if not raw_header:
@@ -67,12 +73,17 @@ def token_identity(raw_header: str | None) -> Identity | None:
     token = _basic_password(raw_header) if is_basic else raw_header.removeprefix("Bearer ").strip()
     row = ApiToken.select(ApiToken, User).join(User).where(ApiToken.token_hash == hash_token(token)).first()
     # Looked up by its SHA-256, never by the token itself: how long the lookup takes says nothing of the token.
-    if row is None or row.revoked_at is not None or not row.user.is_active:
-        raise Forbidden("the API token is invalid or has been revoked; create a new one and "
-                        "run `cargo login --registry NAME`")
+    if row is None or row.revoked_at is not None:
+        raise Forbidden("the API token is invalid or has been revoked; create a new one at "
+                        f"{registry().public_url}/me and run {cargo_login_command()}")
+    if not row.user.is_active:
+        # A new token would not help: the account itself is switched off.
+        login = row.user.login
+        raise Forbidden(f"the account `{login}` this API token belongs to is disabled; ask an administrator of "
+                        f"this registry to enable it again (`alexandrie user enable {login}`)")
     if row.expires_at is not None and row.expires_at <= utcnow():
-        raise Forbidden(f"the API token `{row.label}` expired at {iso_moment(row.expires_at)}; create a new one "
-                        "and run `cargo login --registry NAME`")
+        raise Forbidden(f"the API token `{row.label}` expired at {iso_moment(row.expires_at)}; create a new one at "
+                        f"{registry().public_url}/me and run {cargo_login_command()}")
     _touch(row)
     return Identity(user=row.user, token=row)
 
@@ -98,7 +109,7 @@ def require_scope(identity: Identity, scope: str) -> None:
     if not token_allows(identity.token, scope):
         raise Forbidden(f"this API token (`{identity.token.label}`) lacks the `{scope}` scope; it has "
                         f"{', '.join(f'`{s}`' for s in identity.token.scopes)}. Create a token with "
-                        f"`--scope {scope}` and run `cargo login --registry NAME`")
+                        f"`--scope {scope}` and run {cargo_login_command()}")
 
 
 def describe_token(row: ApiToken) -> str:

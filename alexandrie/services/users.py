@@ -25,7 +25,8 @@ MIN_PASSWORD = 8
 _END_SESSIONS = {"session_version": User.session_version + 1}
 
 
-def create_user(login: str, *, email=None, name=None, password=None, is_admin=False, actor: str | None = None) -> User:
+def create_user(login: str, *, email=None, name=None, password=None, is_admin=False, is_read_only=False,
+                actor: str | None = None) -> User:
     """Create an account (audited as done by ``actor``: ``cli``, the new user when they register, ...)."""
     if not LOGIN.fullmatch(login):
         raise BadRequest("a login is 1-64 letters, digits, `_`, `-` or `.`, starting with a letter or digit")
@@ -36,8 +37,8 @@ def create_user(login: str, *, email=None, name=None, password=None, is_admin=Fa
             if taken is not None:
                 raise _login_taken(login, taken.login)
             user = User.create(login=login, email=email, name=name or login, is_admin=is_admin,
-                               password_hash=hash_password(password) if password else None)
-            current.record(UserCreatedEvent(actor=actor, user=login, is_admin=is_admin))
+                               is_read_only=is_read_only, password_hash=hash_password(password) if password else None)
+            current.record(UserCreatedEvent(actor=actor, user=login, is_admin=is_admin, is_read_only=is_read_only))
     except peewee.IntegrityError:
         raise _login_taken(login, None) from None  # a concurrent creation won the unique index on login_key
     return user

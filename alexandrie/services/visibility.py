@@ -1,6 +1,6 @@
 """Who may read which crate: a read-restricted crate is absent, not forbidden, for everyone but its
-owners, its named readers (users or groups) and admins. The index, the API, search and the pages all
-filter through ``readable_condition``."""
+owners (users, and the members of owning groups), its named readers (users or groups) and admins. The
+index, the API, search and the pages all filter through ``readable_condition``."""
 
 import peewee
 from peewee import fn
@@ -11,6 +11,7 @@ from ..models import (
     Category,
     Crate,
     CrateCategory,
+    CrateGroupOwner,
     CrateKeyword,
     CrateOwner,
     CrateReader,
@@ -34,7 +35,9 @@ def readable_condition(user: User | None):
     groups = UserGroupMember.select(UserGroupMember.group).where(UserGroupMember.user == user.id)
     reader = fn.EXISTS(CrateReader.select().where(
         (CrateReader.crate == Crate.id) & ((CrateReader.user == user.id) | CrateReader.group.in_(groups))))
-    return unrestricted | owner | reader
+    group_owner = fn.EXISTS(CrateGroupOwner.select().where(
+        (CrateGroupOwner.crate == Crate.id) & CrateGroupOwner.group.in_(groups)))
+    return unrestricted | owner | reader | group_owner
 
 
 def reader_key(user: User | None) -> tuple:

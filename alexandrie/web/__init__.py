@@ -9,7 +9,7 @@ from . import caching, gate, ratelimit, sessions
 from .errors import CORE_MACHINE_PATHS, register_error_handlers
 from .identity import request_origin
 from .index_fast_path import IndexFastPath
-from .views import account, admin, api, frontend, index, pages
+from .views import account, admin, api, catalog, frontend, index, pages
 
 
 def init_app(app: Flask) -> None:
@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     state.request_origin = request_origin
     app.session_interface = sessions.LazySessionInterface()
     gate.init_app(app)
-    for blueprint in (index.bp, api.bp, pages.bp):
+    for blueprint in (index.bp, api.bp, catalog.bp, pages.bp):
         app.register_blueprint(blueprint)
     if state.settings.frontend.enabled:
         sessions.init_app(app)

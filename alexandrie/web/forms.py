@@ -29,19 +29,41 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
-class RegisterForm(FlaskForm):
+# One @, something before it, a dotted domain after it: enough to catch a login or a name typed in the wrong
+# field; whether the mailbox exists only a sent mail can tell.
+EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+\Z"
+
+
+class NewAccountForm(FlaskForm):
+    """The fields every new account has, whoever creates it."""
+
     login = StringField("Login", validators=[
         InputRequired(), Regexp(LOGIN.pattern + r"\Z", message="1-64 letters, digits, _, - or ., starting with "
                                                                 "a letter or digit")],
         render_kw={"autocomplete": "username", "autocapitalize": "none"})
-    email = StringField("E-mail (optional)", validators=[Optional(), Length(max=254)],
-                        render_kw={"autocomplete": "email", "type": "email"})
+    email = StringField("E-mail (optional)", validators=[
+        Optional(), Length(max=254),
+        Regexp(EMAIL, message="this is not an e-mail address: write it as name@example.com, or leave it empty")],
+        render_kw={"autocomplete": "email", "type": "email"})
     password = PasswordField(f"Password (at least {MIN_PASSWORD} characters)", validators=[
         InputRequired(), Length(min=MIN_PASSWORD, max=1024)], render_kw={"autocomplete": "new-password"})
+
+
+class RegisterForm(NewAccountForm):
     confirm = PasswordField("Repeat the password", validators=[
         InputRequired(), EqualTo("password", message="the two passwords differ")],
         render_kw={"autocomplete": "new-password"})
     submit = SubmitField("Create account")
+
+
+class AdminCreateUserForm(NewAccountForm):
+    """An administrator creates someone else's account (``/admin/users``)."""
+
+    role = SelectField("Role", choices=[_choice("user", "user: publishes and manages their crates"),
+                                        _choice("admin", "admin: everything, and these pages"),
+                                        _choice("read-only", "read-only: reads and downloads, never publishes")],
+                       default="user")
+    submit = SubmitField("Create user")
 
 
 class ChangePasswordForm(FlaskForm):

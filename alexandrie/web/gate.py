@@ -8,13 +8,13 @@ from ..auth import READ
 from ..errors import AlexandrieError, BadRequest
 from ..interfaces import MachinePath
 from ..registry import registry
-from ..services.tokens import require_scope
+from ..services.tokens import cargo_login_command, require_scope
 from .errors import machine_path, unauthorized
 from .identity import current_identity, signed_in_user
 
 # Reachable without signing in even on a private registry: health checks, the cargo login
-# help page, and what a browser needs to sign in.
-OPEN_ENDPOINTS = {"pages.health", "pages.me", "static", "account.login", "account.logout"}
+# help page, what a browser needs to sign in, and the hint for cargo taking the index for a git one.
+OPEN_ENDPOINTS = {"pages.health", "pages.me", "static", "account.login", "account.logout", "index.git_discovery"}
 # Endpoints a token without the ``read`` scope may still call: cargo fetches config.json before
 # anything else, and the write calls are checked per action by the permission hooks.
 READ_EXEMPT_ENDPOINTS = {"index.config"}
@@ -85,7 +85,7 @@ def _gate_machine_request(machine: MachinePath):
         if reading and signed_in_user() is not None:
             return None
         return unauthorized("this registry is private: every request needs an API token. Get one at "
-                            f"{registry().public_url}/me, run `cargo login --registry NAME`, and set "
+                            f"{registry().public_url}/me, run {cargo_login_command()}, and set "
                             '`credential-provider = "cargo:token"` for the registry in .cargo/config.toml')
     if reading and request.endpoint not in READ_EXEMPT_ENDPOINTS:
         require_scope(identity, READ)

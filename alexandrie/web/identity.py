@@ -9,6 +9,7 @@ from ..errors import AlexandrieError, Forbidden
 from ..models import User
 from ..registry import registry
 from ..rules.tokens import token_allows
+from ..services.tokens import cargo_login_command
 
 
 def current_identity() -> Identity | None:
@@ -30,7 +31,7 @@ def require_identity() -> Identity:
     identity = current_identity()
     if identity is None:
         raise Forbidden(f"this action needs an API token; get one at {registry().public_url}/me, then run "
-                        "`cargo login --registry NAME`")
+                        f"{cargo_login_command()}")
     return identity
 
 

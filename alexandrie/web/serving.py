@@ -18,15 +18,18 @@ Cargo opens at most two connections per host at a time over HTTP/1.1 and sends e
 """
 
 import collections
+import errno
 import json
 import logging
 import socket
 import time
 
 import waitress
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask, WSGITask
 
+from ..errors import ConfigError
 from ..registry import registry
 from ..rules.addresses import address_group
 from ..rules.upload import max_upload_size
@@ -198,6 +201,49 @@ def create_server(app, **options):
             each.channel_class = GuardedChannel
             each.client_guard = guard
     return server
+
+
+LISTEN_PROBLEMS = {
+    errno.EADDRINUSE: "the port is already in use (another alexandrie serve, or another program)",
+    errno.EACCES: "permission denied (ports below 1024 need root)",
+    errno.EADDRNOTAVAIL: "this machine has no such address",
+}
+
+
+def listen_on(address: str, setting: str, backlog: int = 1024) -> list[socket.socket]:
+    """The listening sockets for ``HOST:PORT`` (every address the host name resolves to), bound now, so a
+    port in use stops the start-up before it creates a database or a folder. ``setting`` names where the
+    address came from (``[general] bind_address``, ``--bind``) for the error."""
+    try:
+        wanted = Adjustments(listen=address).listen
+    except ValueError:
+        raise ConfigError(f"cannot listen on {address} ({setting}): the host is not an address of this machine "
+                          "or a name it can resolve; write HOST:PORT, like 127.0.0.1:3000") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, sockaddr in wanted:
+            sockets.append(_listening_socket(family, kind, proto, sockaddr, backlog))
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        problem = LISTEN_PROBLEMS.get(exc.errno, exc.strerror or str(exc))
+        raise ConfigError(f"cannot listen on {address} ({setting}): {problem}.\n"
+                          f"Stop what uses it, or pick another address with {setting}.") from None
+    return sockets
+
+
+def _listening_socket(family, kind, proto, sockaddr, backlog: int) -> socket.socket:
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress: restart over TIME_WAIT
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def serve(app, **options) -> None:

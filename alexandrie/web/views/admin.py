@@ -1,25 +1,40 @@
 """Admin pages at ``/admin``: users and roles, crates (ownership, deletion, read access, limits) and the audit log.
 
 Part of the browser UI. Only signed-in admins reach it; everyone else gets a 404, so the pages do
-not advertise themselves.
+not advertise themselves. Plugins add their own admin pages to the navigation (``alexandrie_admin_links``).
 """
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
+from peewee import fn
 
 from ...config import POLICY_LIMITS
 from ...errors import AlexandrieError, BadRequest
 from ...models import Crate, User, Version, login_key
+from ...registry import registry
+from ...rules.names import canonical_name
 from ...services import crates as crate_service
 from ...services import users as user_service
 from ...services.audit import ACTIONS, as_dict, events, export_lines
 from ...services.crate_limits import limits_for, overrides_of, set_overrides
 from ...services.crates import change_read_access, dependents_of, find_crate, owners_of
 from ...services.visibility import is_restricted, readers_of
+from ..forms import AdminCreateUserForm
+from ..pagination import filter_text, paginate
 from ..sessions import keep_session, protect_blueprint
 
 bp = protect_blueprint(Blueprint("admin", __name__, url_prefix="/admin"))
-AUDIT_PAGE = 200
+PER_PAGE = 30
+AUDIT_PAGE = 100
+
+
+@bp.record_once
+def _plugin_links(state: BlueprintSetupState) -> None:
+    """The plugins' admin pages, linked from every admin page's navigation (``admin/nav.html``)."""
+    app = state.app
+    answers = registry(app).pm.hook.alexandrie_admin_links(app=app)
+    app.jinja_env.globals["admin_links"] = tuple(link for links in answers for link in links or ())
 
 
 @bp.before_request
@@ -55,9 +70,30 @@ def overview():
 # --- Users ----------------------------------------------------------------------------------------
 
 
-@bp.get("/users")
+@bp.route("/users", methods=["GET", "POST"])
 def users():
-    return render_template("admin/users.html", users=list(User.select().order_by(User.login)))
+    """The accounts, a page at a time (``?q=`` filters by login or e-mail), and the form that creates one."""
+    form = AdminCreateUserForm()
+    if form.validate_on_submit():
+        try:
+            created = _create_user(form)
+        except AlexandrieError as exc:
+            form.login.errors.append(exc.detail)
+        else:
+            return _done(f"{created.login}: created as {form.role.data}", url_for("admin.users", q=created.login))
+    wanted = filter_text()
+    accounts = User.select()
+    if wanted:
+        accounts = accounts.where(User.login_key.contains(login_key(wanted))
+                                  | fn.LOWER(User.email).contains(wanted.lower()))
+    return render_template("admin/users.html", page=paginate(accounts.order_by(User.login_key), PER_PAGE),
+                           filter_text=wanted, form=form), 400 if form.errors else 200
+
+
+def _create_user(form: AdminCreateUserForm) -> User:
+    role = form.role.data
+    return user_service.create_user(form.login.data, email=form.email.data or None, password=form.password.data,
+                                    is_admin=role == "admin", is_read_only=role == "read-only", actor=_actor())
 
 
 @bp.post("/users/<login>")
@@ -96,17 +132,26 @@ def _reset_password(login: str, password: str) -> None:
 
 @bp.get("/crates")
 def crates():
-    rows = list(Crate.select().order_by(Crate.canonical_name))
+    """Every crate, restricted ones too, a page at a time (``?q=`` filters by name)."""
+    wanted = filter_text()
+    query = Crate.select()
+    if wanted:
+        query = query.where(Crate.canonical_name.contains(canonical_name(wanted)))
+    page = paginate(query.order_by(Crate.canonical_name), PER_PAGE)
     details = {c.id: {"owners": [u.login for u in owners_of(c)], "restricted": is_restricted(c),
-                      "readers": readers_of(c)} for c in rows}
-    return render_template("admin/crates.html", crates=rows, details=details)
+                      "readers": readers_of(c)} for c in page.items}
+    return render_template("admin/crates.html", page=page, details=details, filter_text=wanted)
 
 
 @bp.get("/crates/<name>")
 def crate(name):
     found = find_crate(name)
+    wanted = filter_text()
+    versions = Version.select().where(Version.crate == found)
+    if wanted:
+        versions = versions.where(Version.num.startswith(wanted))
     return render_template("admin/crate.html", crate=found, owners=[u.login for u in owners_of(found)],
-                           versions=list(Version.select().where(Version.crate == found).order_by(Version.id)),
+                           page=paginate(versions.order_by(Version.id.desc()), PER_PAGE), filter_text=wanted,
                            restricted=is_restricted(found), readers=readers_of(found),
                            dependents=dependents_of(found), overrides=overrides_of(found),
                            limits={key: getattr(limits_for(found), key) for key in POLICY_LIMITS})
@@ -166,8 +211,9 @@ def _audit_filters() -> dict:
 @bp.get("/audit")
 def audit():
     filters = _audit_filters()
-    rows = [as_dict(e) for e in events(**filters, newest_first=True).limit(AUDIT_PAGE)]
-    return render_template("admin/audit.html", events=rows, filters=filters, actions=ACTIONS, limit=AUDIT_PAGE)
+    page = paginate(events(**filters, newest_first=True), AUDIT_PAGE)
+    return render_template("admin/audit.html", page=page, events=[as_dict(e) for e in page.items],
+                           filters=filters, actions=ACTIONS)
 
 
 @bp.get("/audit.jsonl")

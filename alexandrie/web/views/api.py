@@ -54,8 +54,12 @@ def unyank(name, version):
 
 @bp.get("/crates/<name>/owners")
 def list_owners(name):
+    """crates.io's shape: users and groups in one list, told apart by ``kind`` (a group is a ``team``)."""
     crate = find_readable_crate(name, current_reader())
-    return jsonify({"users": [{"id": u.id, "login": u.login, "name": u.name} for u in crates.owners_of(crate)]})
+    users = [{"id": u.id, "login": u.login, "kind": "user", "name": u.name} for u in crates.owners_of(crate)]
+    groups = [{"id": g.id, "login": crates.GROUP_OWNER_PREFIX + g.name, "kind": "team", "name": g.name}
+              for g in crates.group_owners_of(crate)]
+    return jsonify({"users": users + groups})
 
 
 @bp.put("/crates/<name>/owners")
@@ -83,7 +87,7 @@ def _owner_logins() -> list[str]:
     except RecursionError:  # silent only covers ValueError; absurd nesting is just as malformed
         body = None
     if not isinstance(body, dict):
-        raise BadRequest('send the owners as JSON: {"users": ["login", ...]}')
+        raise BadRequest('send the owners as JSON: {"users": ["login", "group:NAME", ...]}')
     return body.get("users")
 
 

@@ -4,17 +4,17 @@ Everything shown comes from stored rows (READMEs are rendered at publish), so no
 re-renders Markdown; restricted crates are filtered through ``access`` like the API.
 """
 
-import math
 from pathlib import Path
-from urllib.parse import urlencode
 
 from flask import Blueprint, abort, render_template, request
 from peewee import JOIN, fn
 
 from ...models import Category, Crate, CrateCategory, CrateKeyword, CrateOwner, Dependency, Keyword, User, Version
 from ...registry import registry
+from ...rules.manifest import CRATES_IO_URLS
 from ...rules.names import canonical_name
 from ...rules.versions import SemVer
+from ...services.dependents import dependents
 from ...services.downloads import daily_downloads
 from ...services.search import SORTS, search_crates
 from ...services.users import user_by_login
@@ -27,30 +27,24 @@ from ...services.visibility import (
 )
 from ..charts import downloads_svg
 from ..identity import current_reader
+from ..pagination import PER_PAGE, Page, filter_text, page_number, page_url, paginate, paginate_list
 from ..sessions import protect_blueprint
 from ..templates import templates_dir
 
 bp = protect_blueprint(Blueprint("frontend", __name__, static_folder=str(Path(templates_dir()) / "static"),
                                  static_url_path="/assets"))
-PER_PAGE = 20
+bp.add_app_template_global(page_url)
 LIST_SIZE = 8
+RECENT_VERSIONS = 10  # on the crate page; the rest on its versions page
+VERSIONS_PER_PAGE = 50
+KEYWORDS_PER_PAGE = 100
+CATEGORIES_PER_PAGE = 60
 SORT_LABELS = {"relevance": "Relevance", "downloads": "All-time downloads", "recent": "Recently updated",
                "name": "Name"}
 
 
 def registry_name() -> str:
     return registry().settings.general.registry_name
-
-
-@bp.app_template_global()
-def page_url(number: int) -> str:
-    """The current listing with another page number, keeping the query and filters."""
-    args = {key: value for key, value in request.args.items() if key != "page"}
-    return f"{request.path}?{urlencode({**args, 'page': number})}"
-
-
-def _page_number() -> int:
-    return max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
 
 
 @bp.get("/")
@@ -82,13 +76,12 @@ def _listing(template: str, query: str = "", keyword: str | None = None, categor
     default_sort = "relevance" if query else "downloads"
     sort = request.args.get("sort", default_sort)
     sort = sort if sort in SORTS else default_sort
-    page = _page_number()
-    result = search_crates(query, page=page, per_page=PER_PAGE, sort=sort, keyword=keyword, category=category,
+    number = page_number()
+    result = search_crates(query, page=number, per_page=PER_PAGE, sort=sort, keyword=keyword, category=category,
                            reader=current_reader())
-    pages = max(1, math.ceil(result.total / PER_PAGE))
+    page = Page(items=result.crates, number=number, per_page=PER_PAGE, total=result.total)
     return render_template(template, query=query, keyword=keyword, category=category, sort=sort,
-                           sort_labels=SORT_LABELS, crates=result.crates, total=result.total, page=page,
-                           pages=pages, categories=_all_categories(), **extra)
+                           sort_labels=SORT_LABELS, page=page, categories=_all_categories(), **extra)
 
 
 def _all_categories() -> list[Category]:
@@ -105,17 +98,29 @@ def version(name: str, version: str):
     return _crate_page(name, version)
 
 
+@bp.get("/crates/<name>/versions")
+def versions(name: str):
+    """Every version of a crate, newest first, a page at a time; ``?q=1.2`` keeps those starting so."""
+    crate = find_readable_crate(name, current_reader())
+    wanted = filter_text()
+    matching = [v for v in _versions_newest_first(crate) if v.num.startswith(wanted)]
+    return render_template("versions.html", crate=crate, page=paginate_list(matching, VERSIONS_PER_PAGE),
+                           filter_text=wanted)
+
+
 def _crate_page(name: str, num: str | None):
     crate = find_readable_crate(name, current_reader())
-    versions = sorted(crate.versions, key=_version_order, reverse=True)
+    versions = _versions_newest_first(crate)
     if not versions:
         abort(404)
-    selected = _pick_version(crate, versions, num)
-    if selected is None:
+    picked = _pick_version(crate, versions, num)
+    if picked is None:
         abort(404, f"crate `{crate.name}` has no version {num}")
+    selected = Version.get_by_id(picked.id)
     series = daily_downloads(crate)
     return render_template(
-        "crate.html", crate=crate, versions=versions, version=selected, is_latest=num is None,
+        "crate.html", crate=crate, versions=versions[:RECENT_VERSIONS], version_count=len(versions),
+        version=selected, is_latest=num is None,
         dependencies=_dependencies(selected), reverse_dependencies=_reverse_dependencies(crate),
         owners=list(User.select().join(CrateOwner).where(CrateOwner.crate == crate).order_by(User.login)),
         keywords=[k.name for k in Keyword.select().join(CrateKeyword).where(CrateKeyword.crate == crate)
@@ -123,6 +128,12 @@ def _crate_page(name: str, num: str | None):
         categories=list(Category.select().join(CrateCategory).where(CrateCategory.crate == crate)
                         .order_by(Category.name)),
         downloads=series, chart=downloads_svg(series), registry_name=registry_name())
+
+
+def _versions_newest_first(crate: Crate) -> list[Version]:
+    """Every version of the crate without its README and metadata: enough to order, pick and list them."""
+    rows = Version.select(Version.id, Version.num, Version.yanked, Version.published_at, Version.downloads)
+    return sorted(rows.where(Version.crate == crate), key=_version_order, reverse=True)
 
 
 def _version_order(version: Version):
@@ -140,7 +151,8 @@ def _pick_version(crate: Crate, versions: list[Version], num: str | None) -> Ver
 
 
 def _dependencies(version: Version) -> dict[str, list]:
-    """The version's dependencies by kind; ``local`` marks those that have a page here."""
+    """The version's dependencies by kind; ``local`` marks those that have a page here, ``crates_io`` those
+    that come from crates.io."""
     rows = list(Dependency.select().where(Dependency.version == version).order_by(Dependency.crate_name))
     local = {c.canonical_name: c.name for c in visible_crates(current_reader()).where(
         Crate.canonical_name.in_([r.crate_name for r in rows]))} if rows else {}
@@ -149,30 +161,29 @@ def _dependencies(version: Version) -> dict[str, list]:
     groups = {"normal": [], "dev": [], "build": []}
     for row in rows:
         row.local = row.registry is None and row.crate_name in local
+        row.crates_io = row.registry in CRATES_IO_URLS
         row.display_name = local.get(row.crate_name) if row.local else spelled.get(row.crate_name, row.crate_name)
         groups.setdefault(row.kind, []).append(row)
     return groups
 
 
 def _reverse_dependencies(crate: Crate, limit: int = 50) -> dict:
-    """Crates whose newest version depends on this one (any kind)."""
-    dependents = (Crate.select(Crate, Dependency.req, Dependency.kind)
-                  .join(Version, on=(Version.crate == Crate.id))
-                  .join(Dependency, on=(Dependency.version == Version.id))
-                  .where((Dependency.crate_name == crate.canonical_name) & Dependency.registry.is_null()
-                         & (Version.num == Crate.max_version) & (Crate.id != crate.id)
-                         & readable_condition(current_reader()))
-                  .order_by(Crate.downloads.desc(), Crate.canonical_name))
-    return {"total": dependents.count(), "crates": list(dependents.limit(limit).objects())}
+    """Crates whose newest version depends on this one, each once (the API's reverse_dependencies)."""
+    found = dependents(crate, current_reader(), limit=limit)
+    return {"total": found.total, "crates": [{"name": d.crate.name, "req": d.dependency.req, "kind": d.dependency.kind}
+                                             for d in found.rows]}
 
 
 @bp.get("/keywords")
 def keywords():
-    visible = readable_condition(current_reader())
+    wanted = filter_text().lower()
+    condition = readable_condition(current_reader())
+    if wanted:
+        condition &= Keyword.name.contains(wanted)
     counts = (Keyword.select(Keyword, fn.COUNT(Crate.id).alias("crate_count"))
-              .join(CrateKeyword).join(Crate).where(visible)
-              .group_by(Keyword.id).order_by(fn.COUNT(Crate.id).desc(), Keyword.name).limit(500))
-    return render_template("keywords.html", keywords=list(counts))
+              .join(CrateKeyword).join(Crate).where(condition)
+              .group_by(Keyword.id).order_by(fn.COUNT(Crate.id).desc(), Keyword.name))
+    return render_template("keywords.html", page=paginate(counts, KEYWORDS_PER_PAGE), filter_text=wanted)
 
 
 @bp.get("/keywords/<keyword>")
@@ -180,17 +191,20 @@ def keyword(keyword: str):
     found = visible_keyword(keyword.lower(), current_reader())
     if found is None:
         abort(404, f"no crate has the keyword `{keyword}`")
-    return _listing("browse.html", keyword=found.name, heading=f"Keyword: {found.name}")
+    return _listing("browse.html", query=filter_text(), keyword=found.name, heading=f"Keyword: {found.name}")
 
 
 @bp.get("/categories")
 def categories():
-    visible = readable_condition(current_reader())
+    wanted = filter_text()
+    condition = readable_condition(current_reader()) | Crate.id.is_null()
+    if wanted:
+        condition &= fn.LOWER(Category.name).contains(wanted.lower())
     counts = (Category.select(Category, fn.COUNT(Crate.id).alias("crate_count"))
               .join(CrateCategory, JOIN.LEFT_OUTER).join(Crate, JOIN.LEFT_OUTER)
-              .where(visible | Crate.id.is_null())
+              .where(condition)
               .group_by(Category.id).order_by(Category.name))
-    return render_template("categories.html", categories=list(counts))
+    return render_template("categories.html", page=paginate(counts, CATEGORIES_PER_PAGE), filter_text=wanted)
 
 
 @bp.get("/categories/<slug>")
@@ -198,7 +212,7 @@ def category(slug: str):
     found = visible_categories(current_reader()).where(Category.slug == slug).first()
     if found is None:
         abort(404, f"there is no category `{slug}`")
-    return _listing("browse.html", category=found.slug, heading=f"Category: {found.name}",
+    return _listing("browse.html", query=filter_text(), category=found.slug, heading=f"Category: {found.name}",
                     description=found.description)
 
 
@@ -207,6 +221,9 @@ def user(login: str):
     owner = user_by_login(login)
     if owner is None:
         abort(404, f"there is no user `{login}`")
-    crates = (visible_crates(current_reader()).join(CrateOwner).where(CrateOwner.user == owner)
-              .order_by(Crate.canonical_name))
-    return render_template("user.html", owner=owner, crates=list(crates))
+    wanted = filter_text()
+    crates = visible_crates(current_reader()).join(CrateOwner).where(CrateOwner.user == owner)
+    if wanted:
+        crates = crates.where(Crate.canonical_name.contains(canonical_name(wanted)))
+    return render_template("user.html", owner=owner, page=paginate(crates.order_by(Crate.canonical_name)),
+                           filter_text=wanted)

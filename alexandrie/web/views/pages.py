@@ -1,14 +1,23 @@
 """Pages outside the API: ``/me`` (what ``cargo login`` points to) and ``/health``."""
 
 import logging
+import re
 
 from flask import Blueprint, current_app, jsonify, render_template, url_for
+from markupsafe import Markup, escape
 
 from ...db import database
 from ...registry import registry
 
 bp = Blueprint("pages", __name__)
 log = logging.getLogger(__name__)
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+@bp.app_template_filter("code_spans")
+def code_spans(text: str) -> Markup:
+    """An error's detail for a page: its `backticked` names (written for cargo's terminal) as <code>."""
+    return Markup(CODE_SPAN.sub(r"<code>\1</code>", str(escape(text))))
 
 
 @bp.get("/me")

@@ -88,8 +88,12 @@ def alexandrie_startup(app):
         return
     if index.settings.check_on_start:
         _repair_on_start(app, index)
+    if not registry(app).serving:
+        return
+    log.info("git index %s (branch %s): cargo fetches it from %s/git/index", index.path,
+             index.branch_ref().removeprefix("refs/heads/"), registry(app).public_url)
     pusher = getattr(index, "pusher", None)
-    if pusher is not None and registry(app).serving:
+    if pusher is not None:
         pusher.start()
 
 

@@ -16,6 +16,8 @@ SCALAR_KEYS = {
 CREDENTIAL_KEYS = ("username", "password", "ssh_key", "ssh_public_key", "ssh_passphrase", "ssh_agent")
 REMOTE_KEYS = {"name", "url", "branch", *CREDENTIAL_KEYS, "password_env", "ssh_passphrase_env"}
 KNOWN_KEYS = {"type", "path", "remotes", *SCALAR_KEYS, *(f"push_{k}" for k in CREDENTIAL_KEYS)}
+WRITE = {bool: "true or false, without quotes", int: "a whole number, without quotes", float: "a number",
+         str: "text, in quotes"}
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,20 @@ def _typed(key: str, value, kind):
             return float(value)
         except ValueError:
             pass
-    if not isinstance(value, kind):
-        raise ConfigError(f"[index] {key} = {value!r} must be a {kind.__name__}")
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"[index] {key} = {_shown(value)}: write {WRITE[kind]}")
+    return value
+
+
+def _shown(value) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else repr(value)
+
+
+def _checked(where: str, table: dict, key: str, kind=str):
+    """``table[key]`` when it is missing or of ``kind``; the fix otherwise."""
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))):
+        raise ConfigError(f"{where} {key} = {_shown(value)}: write {WRITE[kind]}")
     return value
 
 
@@ -128,6 +142,8 @@ def _remote(entry, position: int, defaults: Credentials) -> RemoteSpec:
     unknown = sorted(set(entry) - REMOTE_KEYS)
     if unknown:
         raise ConfigError(f"{where} has unknown keys {', '.join(unknown)}; known: {', '.join(sorted(REMOTE_KEYS))}")
+    for key in ("url", "name", "branch"):
+        _checked(where, entry, key)
     if not entry.get("url") and not entry.get("name"):
         raise ConfigError(f"{where} needs url = \"...\" (or name = \"REMOTE\" for a remote set up with git)")
     url, user_in_url, password_in_url = _split_credentials(entry.get("url"))
@@ -147,6 +163,9 @@ def _is_remote_name(text: str) -> bool:
 
 
 def _credentials(table: dict, prefix: str, where: str) -> Credentials:
+    for key in (*CREDENTIAL_KEYS, "password_env", "ssh_passphrase_env"):
+        _checked(where, table, f"{prefix}{key}", bool if key == "ssh_agent" else str)
+
     def secret(key: str) -> str | None:
         env_name = table.get(f"{prefix}{key}_env")
         if env_name:

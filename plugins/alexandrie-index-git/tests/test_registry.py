@@ -2,6 +2,7 @@
 
 import base64
 import gzip
+import logging
 import subprocess
 
 import pytest
@@ -317,3 +318,28 @@ def test_index_gc_packs_everything_now_and_status_counts_loose_objects(cli_runne
     assert f"packed the git index: {loose} loose objects before, 0 after" in result.output
     assert not _is_loose(index.git_dir, index.head_commit().id)
     assert head_file(tmp_path / "index", index_path("foo")) == api.sparse("foo")
+
+
+def test_the_start_up_log_line_gives_the_git_index_url(git_app, caplog):
+    with caplog.at_level(logging.INFO, logger="alexandrie_index_git"):
+        app = git_app()
+    url = f"{registry_of(app).public_url}/git/index"
+    assert any(record.levelno == logging.INFO and record.getMessage().endswith(f"cargo fetches it from {url}")
+               for record in caplog.records), caplog.text
+    assert registry_of(app).public_url.startswith("http://127.0.0.1:")
+
+
+def test_the_first_start_on_an_existing_registry_adds_every_file_with_a_warning(make_app, publisher, tmp_path,
+                                                                               head_file, caplog):
+    """Documented in the README: a new, empty repository differs from every crate in the database."""
+    sparse = make_app()
+    api = publisher(sparse)
+    assert api.publish("foo", "1.0.0").status_code == 200 and api.publish("bar", "1.0.0").status_code == 200
+    settings = registry_of(sparse).settings
+    with caplog.at_level(logging.INFO, logger="alexandrie_index_git"):
+        make_app(index={"type": "git", "path": str(tmp_path / "index"), "repair_grace": 0, "fsync": False},
+                 database={"url": settings.database.url}, storage=dict(settings.storage))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "repaired 2 of 3 files" in warnings[0], caplog.text
+    assert "added    3/b/bar" in warnings[0] and "added    3/f/foo" in warnings[0]
+    assert head_file(tmp_path / "index", "3/f/foo") == publisher.sparse(api, "foo")

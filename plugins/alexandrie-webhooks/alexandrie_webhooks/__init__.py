@@ -65,5 +65,11 @@ def alexandrie_blueprints(app):
 
 
 @hookimpl
+def alexandrie_admin_links(app):
+    """The deliveries page in the admin navigation, next to the core's pages."""
+    return [("Webhooks", "webhooks_admin.deliveries")]
+
+
+@hookimpl
 def alexandrie_commands():
     return [webhooks]

@@ -306,6 +306,18 @@ def test_an_instance_with_worker_off_only_queues(webhook_app, receiver):
     assert receiver.requests == [] and [r.status for r in rows(app)] == ["pending"]
 
 
+def test_every_admin_page_links_the_webhooks_page(make_app):
+    app = make_app()
+    create_user_with_token(app, "root", admin=True)
+    client = app.test_client()
+    sign_in(client, "root")
+    for path in ("/admin/", "/admin/users", "/admin/crates", "/admin/audit"):
+        nav = re.search(r'<nav class="admin-nav".*?</nav>', client.get(path).get_data(as_text=True), re.S).group(0)
+        assert '<a href="/admin/webhooks/">Webhooks</a>' in nav, path
+    own = client.get("/admin/webhooks/").get_data(as_text=True)
+    assert '<a href="/admin/webhooks/" aria-current="page">Webhooks</a>' in own
+
+
 def test_no_endpoints_means_no_worker_and_no_rows(make_app):
     app = make_app()
     assert webhooks_of(app).worker is None
