@@ -194,8 +194,12 @@ def test_the_links_of_a_crate_and_a_version_lead_to_their_answers(registry):
     body = api.get("/crates/app")
     version = body["versions"][0]
 
-    for link in ("version_downloads", "owners", "reverse_dependencies"):
-        assert api.response(body["crate"]["links"][link].removeprefix("/api/v1")).status_code == 200, link
+    for link, url in body["crate"]["links"].items():
+        assert url is None or api.response(url.removeprefix("/api/v1")).status_code == 200, link
+    links = {link: api.get(body["crate"]["links"][link].removeprefix("/api/v1")) for link in ("owner_user", "owner_team")}
+    assert links == {"owner_user": {"users": [{"id": links["owner_user"]["users"][0]["id"], "login": "alice",
+                                               "kind": "user", "name": "alice"}]},
+                     "owner_team": {"teams": []}}
     readme = api.response(version["readme_path"].removeprefix("/api/v1"))
     assert readme.mimetype == "text/html" and "Hello from app" in readme.get_data(as_text=True)
     assert "sandbox" in readme.headers["Content-Security-Policy"]  # a publisher's HTML runs nothing here

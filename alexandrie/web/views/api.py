@@ -56,10 +56,26 @@ def unyank(name, version):
 def list_owners(name):
     """crates.io's shape: users and groups in one list, told apart by ``kind`` (a group is a ``team``)."""
     crate = find_readable_crate(name, current_reader())
-    users = [{"id": u.id, "login": u.login, "kind": "user", "name": u.name} for u in crates.owners_of(crate)]
-    groups = [{"id": g.id, "login": crates.GROUP_OWNER_PREFIX + g.name, "kind": "team", "name": g.name}
-              for g in crates.group_owners_of(crate)]
-    return jsonify({"users": users + groups})
+    return jsonify({"users": _user_owners(crate) + _group_owners(crate)})
+
+
+@bp.get("/crates/<name>/owner_user")
+def list_user_owners(name):
+    return jsonify({"users": _user_owners(find_readable_crate(name, current_reader()))})
+
+
+@bp.get("/crates/<name>/owner_team")
+def list_group_owners(name):
+    return jsonify({"teams": _group_owners(find_readable_crate(name, current_reader()))})
+
+
+def _user_owners(crate) -> list[dict]:
+    return [{"id": u.id, "login": u.login, "kind": "user", "name": u.name} for u in crates.owners_of(crate)]
+
+
+def _group_owners(crate) -> list[dict]:
+    return [{"id": g.id, "login": crates.GROUP_OWNER_PREFIX + g.name, "kind": "team", "name": g.name}
+            for g in crates.group_owners_of(crate)]
 
 
 @bp.put("/crates/<name>/owners")
