@@ -34,6 +34,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     else:
         block(pm, settings.disabled_plugins)
     require_loaded(pm)
+    _refuse_bad_plugin_settings(pm, settings)
     app = Flask("alexandrie", template_folder=templates_dir())
     app.config["MAX_CONTENT_LENGTH"] = None
     state = app.extensions[EXTENSION] = _registry(settings, pm, serving)
@@ -50,6 +51,12 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     pm.hook.alexandrie_startup(app=app)
     web.install_fast_path(app)
     return app
+
+
+def _refuse_bad_plugin_settings(pm: pluggy.PluginManager, settings: Settings) -> None:
+    problems = [problem for problem in pm.hook.alexandrie_check_config(settings=settings) if problem]
+    if problems:
+        raise ConfigError(f"{settings.source}: " + "\n".join(problems))
 
 
 def _registry(settings: Settings, pm: pluggy.PluginManager, serving: bool) -> Registry:

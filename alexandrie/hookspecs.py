@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import peewee
 
     from .auth import Identity
+    from .config import Settings
     from .events import Event
     from .interfaces import BackendSpec, MachinePath
     from .models import Crate, User
@@ -28,6 +29,17 @@ hookimpl = pluggy.HookimplMarker("alexandrie")
 
 
 # --- Wiring: routes, tables, commands ------------------------------------------------
+
+
+@hookspec
+def alexandrie_check_config(settings: Settings) -> str | None:
+    """Check your own settings (``settings.plugin_table("NAME")``) before anything is created.
+
+    Called at the start of ``create_app``, before the database, the storage or the index is opened, so
+    a mistake in ``[plugins.NAME]`` stops the start-up with nothing left on disk. Return what is
+    wrong and what to write instead (one or two lines, naming the key); returning None means your
+    settings are fine.
+    """
 
 
 @hookspec

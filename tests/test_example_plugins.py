@@ -148,7 +148,7 @@ def test_cargo_publish_meets_the_policy_and_lands_in_the_feed(user_server, tmp_p
 def test_alexandrie_plugins_lists_the_examples_from_the_user_venv(user_server):
     listing = subprocess.run([*user_server.cli, "plugins"], check=True, capture_output=True, text=True,
                              timeout=120).stdout
-    assert "policy-licence  [alexandrie-policy-licence 0.1.0]\n    hooks: alexandrie_startup, " \
+    assert "policy-licence  [alexandrie-policy-licence 0.1.0]\n    hooks: alexandrie_check_config, alexandrie_startup, " \
            "alexandrie_validate_publish" in listing
     assert "activity-feed  [alexandrie-activity-feed 0.1.0]\n    hooks: alexandrie_blueprints, " \
            "alexandrie_commands, alexandrie_event, alexandrie_startup" in listing

@@ -7,13 +7,14 @@ import re
 import click
 import flask
 import peewee
+import pytest
 from click.testing import CliRunner
 
 from alexandrie import BackendSpec, IndexBackend, MachinePath, PublishEvent, Storage, hookimpl
 from alexandrie.auth import Identity
 from alexandrie.cli import CliContext, in_app, main
 from alexandrie.db import BaseModel, connection
-from alexandrie.errors import Forbidden
+from alexandrie.errors import ConfigError, Forbidden
 from alexandrie.models import User, Version
 from alexandrie.plugins import get_plugin_manager
 from alexandrie.services.tokens import create_token
@@ -30,6 +31,21 @@ def versions(app) -> list[str]:
 
 
 # --- Wiring ------------------------------------------------------------------------------------------
+
+
+def test_hook_alexandrie_check_config(make_app, tmp_path):
+    """A plugin's problem with its own table stops the start-up before the database or storage is created."""
+    class Checked:
+        @hookimpl
+        def alexandrie_check_config(self, settings):
+            colour = settings.plugin_table("checked").get("colour", "blue")
+            return None if isinstance(colour, str) else f'[plugins.checked] colour = {colour!r}: write a name, like "blue"'
+
+    with pytest.raises(ConfigError) as refused:
+        make_app(plugins=[Checked()], plugin_config={"checked": {"colour": 5}})
+    assert str(refused.value) == 'the configuration: [plugins.checked] colour = 5: write a name, like "blue"'
+    assert not (tmp_path / "registry0").exists()  # no data folder, database file or storage
+    assert make_app(plugins=[Checked()], plugin_config={"checked": {"colour": "red"}}).name == "alexandrie"
 
 
 def test_hook_alexandrie_startup(make_app):

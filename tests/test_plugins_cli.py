@@ -46,8 +46,8 @@ def test_lists_distribution_version_and_hooks(config_file):
         ["hooks: alexandrie_authenticate_request, alexandrie_check_password"]
     assert listed["storage-disk  [alexandrie-storage-disk 0.1.0]"] == ["hooks: alexandrie_storage_backends"]
     assert listed["webhooks  [alexandrie-webhooks 0.1.0]"] == \
-        ["hooks: alexandrie_admin_links, alexandrie_blueprints, alexandrie_commands, alexandrie_event, "
-         "alexandrie_event_in_transaction, alexandrie_models, alexandrie_startup"]
+        ["hooks: alexandrie_admin_links, alexandrie_blueprints, alexandrie_check_config, alexandrie_commands, "
+         "alexandrie_event, alexandrie_event_in_transaction, alexandrie_models, alexandrie_startup"]
 
 
 @pytest.mark.parametrize("setting", ['[general]\ndisabled_plugins = ["webhooks"]\n',

@@ -118,6 +118,8 @@ def test_a_database_whose_driver_is_missing_says_what_to_install(serve, tmp_path
     ('[limits]\nmax_readme = "lots"\n', '[limits] max_readme = "lots": write a byte count'),
     ('[rate_limits]\nlogin = 10\n', '[rate_limits] login = 10: write text, in quotes'),
     ('[plugins]\ndisabled = "webhooks"\nx = 1\n', '[plugins] x must be a table'),
+    ('[plugins.webhooks]\nworker = "yes"\n', '[plugins.webhooks] worker = \'yes\': write true or false'),
+    ('[plugins.webhooks]\nendpoints = 5\n', '[plugins.webhooks] endpoints must be a list'),
     ('[index]\ntype = "git"\npath = "index"\nfsync = "maybe"\n', '[index] fsync = "maybe": write true or false'),
     ('[index]\ntype = "git"\npath = "index"\ngc_every = "often"\n', '[index] gc_every = "often": write a whole'),
     ('[index]\ntype = "git"\npath = "index"\nremotes = [{url = 5}]\n', '[index] remotes[0] url = 5: write text'),

@@ -90,6 +90,16 @@ def load_policy(settings: dict) -> Policy:
 
 
 @hookimpl
+def alexandrie_check_config(settings):
+    """A mistake in the table stops the start-up before the registry creates anything."""
+    try:
+        load_policy(settings.plugin_table(NAME))
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+@hookimpl
 def alexandrie_startup(app):
     app.extensions[NAME] = load_policy(get_plugin_config(NAME, app))
 

@@ -88,4 +88,5 @@ def test_spdx_expressions():
 def test_the_plugin_is_installed():
     rows = {row["name"]: row for row in describe_plugins(get_plugin_manager())}
     assert rows["policy-licence"]["distribution"] == "alexandrie-policy-licence"
-    assert rows["policy-licence"]["hooks"] == ["alexandrie_startup", "alexandrie_validate_publish"]
+    assert rows["policy-licence"]["hooks"] == \
+        ["alexandrie_check_config", "alexandrie_startup", "alexandrie_validate_publish"]

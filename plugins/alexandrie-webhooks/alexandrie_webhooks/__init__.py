@@ -8,7 +8,7 @@ import logging
 
 from flask import current_app
 
-from alexandrie import get_plugin_config, hookimpl, registry
+from alexandrie import ConfigError, get_plugin_config, hookimpl, registry
 
 from .admin import bp as admin_blueprint
 from .commands import webhooks
@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 @hookimpl
 def alexandrie_models():
     return [WebhookDelivery]
+
+
+@hookimpl
+def alexandrie_check_config(settings):
+    try:
+        load_settings(settings.plugin_table("webhooks"))
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 @hookimpl
