@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .models import MODELS, Setting
 from .plugins import block, get_plugin_manager, require_loaded
 from .registry import EXTENSION, Registry, registry
-from .services.categories import known_categories
+from .services.categories import read_categories
 from .services.downloads import DownloadCounter
 from .web.templates import templates_dir
 
@@ -28,7 +28,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     ``serving=False`` is for short commands, in which plugins start no background work.
     """
     settings = load_config(config)
-    known_categories(settings)  # a broken categories file stops the start-up, not a publish
+    categories = read_categories(settings)  # a broken categories file stops the start-up, not a publish
     if pm is None:
         pm = get_plugin_manager(blocked=settings.disabled_plugins)
     else:
@@ -38,6 +38,7 @@ def create_app(config=None, pm: pluggy.PluginManager | None = None, *, serving: 
     app = Flask("alexandrie", template_folder=templates_dir())
     app.config["MAX_CONTENT_LENGTH"] = None
     state = app.extensions[EXTENSION] = _registry(settings, pm, serving)
+    state.categories = categories
     db.check_reachable(state.database, settings.database.url)
     _refuse_a_secret_others_can_read(state)  # before SQLite opens the file and gives its -wal the same mode
     # The backends check their tables before the database file or schema is created, so a mistake leaves none

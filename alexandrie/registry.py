@@ -38,6 +38,7 @@ class Registry:
     index: IndexBackend | None = None
     machine_paths: tuple[MachinePath, ...] = ()
     stylesheets: tuple[str, ...] = ()
+    categories: tuple = ()  # services.categories.KnownCategory: the list a version's categories are checked against
     downloads: Any = None  # services.downloads.DownloadCounter
     readme_worker: Any = None  # the thread READMEs render on (services.readmes), made on first use
     request_origin: Callable[[], Origin | None] = _no_origin  # the web layer tells where a request came from

@@ -7,7 +7,7 @@ from alexandrie.config import load_config
 from alexandrie.db import connection
 from alexandrie.errors import ConfigError
 from alexandrie.models import Category, Crate, CrateCategory, Version
-from alexandrie.services.categories import known_categories
+from alexandrie.services.categories import known_categories, read_categories
 from alexandrie.services.importing import import_paths
 from alexandrie.testing import LiveServer, create_user_with_token, make_crate, publish, write_package
 
@@ -44,7 +44,7 @@ def app(make_app):
 
 @pytest.mark.sqlite_only
 def test_the_default_list_is_crates_ios():
-    categories = {category.slug: category for category in known_categories(load_config({}))}
+    categories = {category.slug: category for category in read_categories(load_config({}))}
     assert len(categories) == 104
     assert categories["no-std::no-alloc"].name == "No standard library::No dynamic allocation"
     assert categories["science"].description.startswith("Crates related to solving problems involving physics")
@@ -83,7 +83,7 @@ def test_a_configured_file_replaces_the_list(make_app, tmp_path):
 def test_a_relative_categories_file_is_read_next_to_the_config_file(tmp_path):
     (tmp_path / "ours.toml").write_text(IN_HOUSE)
     settings = load_config({"general": {"categories_file": "ours.toml"}, "base_dir": str(tmp_path)})
-    assert [c.slug for c in known_categories(settings)] == ["internal-tools", "internal-tools::ci"]
+    assert [c.slug for c in read_categories(settings)] == ["internal-tools", "internal-tools::ci"]
 
 
 @pytest.mark.sqlite_only

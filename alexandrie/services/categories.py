@@ -24,18 +24,23 @@ class KnownCategory:
     description: str
 
 
-def known_categories(settings: Settings | None = None) -> list[KnownCategory]:
-    """The registry's categories, sorted by slug (default: the settings of the app in context).
+def known_categories() -> tuple[KnownCategory, ...]:
+    """The categories of the app in context, sorted by slug: read once, at start-up."""
+    return registry().categories
+
+
+def read_categories(settings: Settings) -> tuple[KnownCategory, ...]:
+    """The categories ``settings`` name, sorted by slug.
 
     A file that cannot be read, or holds a table that is not a category, is a ``ConfigError`` naming it.
     """
-    path = categories_file(settings or registry().settings)
+    path = categories_file(settings)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"[general] categories_file: {path} cannot be read as TOML ({exc}); fix the file or "
                           "remove the setting to use crates.io's categories") from None
-    return sorted(_categories_in(table, None, path), key=lambda category: category.slug)
+    return tuple(sorted(_categories_in(table, None, path), key=lambda category: category.slug))
 
 
 def categories_file(settings: Settings) -> Path:
