@@ -22,6 +22,10 @@ from alexandrie.testing import (
     write_package,
 )
 
+# Layout, scripts and accessibility are the browser's side: one pass; the pages' queries are
+# tested on every database by test_ui_pages and test_frontend.
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -12,8 +12,6 @@ from alexandrie.testing import create_user_with_token, csrf_token, dependency, p
 from alexandrie.web.pagination import PER_PAGE
 from alexandrie.web.views import admin, frontend
 
-pytestmark = pytest.mark.sqlite_only
-
 CRATES_IO_GIT = "https://github.com/rust-lang/crates.io-index"
 CRATES_IO_SPARSE = "sparse+https://index.crates.io/"
 
