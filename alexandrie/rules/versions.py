@@ -69,6 +69,21 @@ class SemVer:
         return f"SemVer({self.text!r})"
 
 
+def semver_or_none(text: str) -> SemVer | None:
+    """``text`` parsed, or None when it is not SemVer (a version imported from a registry that allowed it)."""
+    try:
+        return SemVer(text)
+    except ValueError:
+        return None
+
+
+def version_sort_key(num: str, published_at, row_id: int = 0) -> tuple:
+    """Orders a crate's versions lowest first: by SemVer, every one that is not SemVer below them all, those
+    by publication. Sort with ``reverse=True`` for highest first."""
+    parsed = semver_or_none(num)
+    return (1, parsed, row_id) if parsed is not None else (0, published_at, row_id)
+
+
 def max_version(texts, *, prefer_release: bool = True) -> str | None:
     """The highest version, preferring releases over pre-releases like crates.io."""
     parsed = [SemVer(t) for t in texts]

@@ -16,7 +16,7 @@ from ..errors import BadRequest, NotFound
 from ..models import Category, Crate, CrateCategory, CrateKeyword, Dependency, Keyword, User, Version, VersionDownload
 from ..registry import registry
 from ..rules.names import canonical_name
-from ..rules.versions import SemVer
+from ..rules.versions import semver_or_none, version_sort_key
 from .dependents import dependents
 from .visibility import find_readable_crate, readable_condition, visible_crates
 
@@ -114,7 +114,7 @@ def _crate_json(crate: Crate, versions: list[Version], recent_downloads: int) ->
 
 def _top_versions(versions: list[Version]) -> dict:
     """crates.io's version fields: the highest, highest release and newest of the live (unyanked) versions."""
-    live = [(parsed, v) for v in versions if not v.yanked and (parsed := _semver(v.num)) is not None]
+    live = [(parsed, v) for v in versions if not v.yanked and (parsed := semver_or_none(v.num)) is not None]
     releases = [pair for pair in live if not pair[0].is_prerelease]
     highest = max(live, key=lambda pair: pair[0])[1].num if live else None
     stable = max(releases, key=lambda pair: pair[0])[1].num if releases else None
@@ -125,19 +125,9 @@ def _top_versions(versions: list[Version]) -> dict:
             "newest_version": newest or "0.0.0", "max_stable_version": stable}
 
 
-def _semver(text: str) -> SemVer | None:
-    try:
-        return SemVer(text)
-    except ValueError:
-        return None
-
-
 def _sorted_by_semver(versions: list[Version]) -> list[Version]:
     """Highest first; a version that is not SemVer (imported from elsewhere) sorts last, newest first."""
-    def key(version: Version):
-        parsed = _semver(version.num)
-        return (1, parsed, version.id) if parsed is not None else (0, version.published_at, version.id)
-    return sorted(versions, key=key, reverse=True)
+    return sorted(versions, key=lambda v: version_sort_key(v.num, v.published_at, v.id), reverse=True)
 
 
 def _recent_downloads(crate_ids: list[int], today: date | None = None) -> dict[int, int]:

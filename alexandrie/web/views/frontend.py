@@ -13,7 +13,7 @@ from ...models import Category, Crate, CrateCategory, CrateKeyword, CrateOwner, 
 from ...registry import registry
 from ...rules.manifest import CRATES_IO_URLS
 from ...rules.names import canonical_name
-from ...rules.versions import SemVer
+from ...rules.versions import version_sort_key
 from ...services.dependents import dependents
 from ...services.downloads import daily_downloads
 from ...services.search import SORTS, search_crates
@@ -133,14 +133,8 @@ def _crate_page(name: str, num: str | None):
 def _versions_newest_first(crate: Crate) -> list[Version]:
     """Every version of the crate without its README and metadata: enough to order, pick and list them."""
     rows = Version.select(Version.id, Version.num, Version.yanked, Version.published_at, Version.downloads)
-    return sorted(rows.where(Version.crate == crate), key=_version_order, reverse=True)
-
-
-def _version_order(version: Version):
-    try:
-        return (1, SemVer(version.num))
-    except ValueError:
-        return (0, version.published_at)
+    return sorted(rows.where(Version.crate == crate), key=lambda v: version_sort_key(v.num, v.published_at, v.id),
+                  reverse=True)
 
 
 def _pick_version(crate: Crate, versions: list[Version], num: str | None) -> Version | None:
