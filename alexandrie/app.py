@@ -80,10 +80,9 @@ def _secret_key(app: Flask) -> str:
     if configured:
         return configured
     with app.app_context(), db.connection(), db.write_transaction():
-        row = Setting.get_or_none(Setting.key == "secret_key")
-        if row is None:
-            row = Setting.create(key="secret_key", value=secrets.token_hex(32))
-        return row.value
+        # Instances starting together each offer one; the first committed wins and every other reads it.
+        Setting.insert(key="secret_key", value=secrets.token_hex(32)).on_conflict_ignore().execute()
+        return Setting.get(Setting.key == "secret_key").value
 
 
 def _refuse_a_secret_others_can_read(state: Registry) -> None:
